@@ -1,0 +1,45 @@
+# log-aggregator — the two commands are `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACKS := dev staging prod
+STACK ?=
+
+.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff policy bench bench-quick drills clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+# ---- environment ----------------------------------------------------------
+$(VENV)/.installed: requirements.txt service/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with every Python dependency
+
+sysdeps: ## install system packages the local PostgreSQL/Kafka need (Debian; no-op when present)
+	$(PY) -m tests.localsvc sysdeps
+
+# ---- local services (real PostgreSQL + Apache Kafka, no Docker) -----------
+services-up: venv sysdeps ## start local PostgreSQL + Kafka (idempotent), print their env
+	$(PY) -m tests.localsvc up
+
+services-down: venv ## stop local PostgreSQL + Kafka
+	$(PY) -m tests.localsvc down
+
+# ---- the two commands ------------------------------------------------------
+dev: venv sysdeps ## run the service locally: provision PG + Kafka, migrate, API on 127.0.0.1:8080 + consumer
+	$(PY) -m tests.localsvc dev
+
+test: venv sysdeps lint ## the whole suite (provisions PostgreSQL + Kafka itself)
+	$(PY) -m pytest -q
+
+lint: venv ## ruff + import contracts
+	$(VENV)/bin/ruff check service infra tests
+	$(VENV)/bin/lint-imports
+
+clean: ## remove generated output
+	rm -rf build
