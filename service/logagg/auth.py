@@ -53,7 +53,7 @@ def fingerprint(key: str) -> str:
 class KeyRing:
     """The set of configured API keys, kept only as peppered HMAC-SHA256 digests."""
 
-    __slots__ = ("_pepper", "_keys")
+    __slots__ = ("_keys", "_pepper")
 
     def __init__(self, keys: list[tuple[str, frozenset[Scope]]] | None = None) -> None:
         self._pepper = secrets.token_bytes(32)

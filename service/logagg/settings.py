@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
 
     # --- API -----------------------------------------------------------------------------------
-    api_host: str = "0.0.0.0"  # noqa: S104 - the container listens on all interfaces
+    api_host: str = "0.0.0.0"
     api_port: int = Field(default=8080, ge=1, le=65535)
     api_keys: Annotated[KeyRing, NoDecode] = Field(default_factory=KeyRing)
     rate_limit_per_second: float = Field(default=50.0, gt=0, description="token refill per key")
@@ -157,7 +157,9 @@ class Settings(BaseSettings):
         if raw is None or isinstance(raw, KeyRing):
             return data
         if not isinstance(raw, str):
-            raise ValueError("api_keys: expected text 'key[:scope[+scope]]', comma/newline separated")
+            raise ValueError(  # noqa: TRY004 - pydantic validators must raise ValueError
+                "api_keys: expected text 'key[:scope[+scope]]', comma/newline separated"
+            )
         entries = parse_entries(raw)
         env = str(data.get("env", os.environ.get(f"{ENV_PREFIX}ENV", "dev"))).lower()
         if env != "dev":
