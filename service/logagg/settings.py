@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     consumer_max_batch_records: int = Field(default=5000, ge=1)
     consumer_poll_timeout_ms: int = Field(default=500, ge=1)
     retention_days: int = Field(default=14, ge=1)
-    partitions_ahead_days: int = Field(default=2, ge=1, description="future partitions kept ready")
+    partition_days_ahead: int = Field(
+        default=2, ge=1, description="future days for which records are accepted and partitions kept"
+    )
 
     @classmethod
     def settings_customise_sources(
