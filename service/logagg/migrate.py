@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dsn:
         from logagg.settings import get_settings
 
-        dsn = str(get_settings().database_url)
+        dsn = get_settings().database_dsn()
     if args.command == "apply":
         done = apply(dsn)
         print(f"applied {len(done)} migration(s): {', '.join(done) or '-'}")

@@ -1,0 +1,84 @@
+"""Write side of the ``logs`` store: bulk insert with COPY, deduplication and per-minute counts.
+
+One call of ``insert_records`` (inside the caller's transaction):
+1. ``COPY`` the records (binary) into a temporary staging table (ON COMMIT DELETE ROWS);
+2. claim the client-supplied ids in ``client_ids`` (ON CONFLICT DO NOTHING) — a client resend,
+   even with a different server-assigned ts, finds its id claimed and is skipped;
+3. insert into ``logs`` with ON CONFLICT (ts, id) DO NOTHING — a Kafka redelivery of the same
+   record is a no-op;
+4. add the inserted rows, grouped per (minute, service, level), to ``log_counts``, in key order so
+   concurrent consumers take row locks in the same order (no deadlocks).
+Because all four steps share the transaction, counts always equal the stored rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Connection
+
+from logagg.domain import LogRecord
+
+_STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS logagg_staging (
+    id text COLLATE "C", ts timestamptz, service text, level text, message text,
+    attributes jsonb, trace_id text, span_id text, client_id boolean
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_TYPES = ["text", "timestamptz", "text", "text", "text", "jsonb", "text", "text", "bool"]
+_COPY = (
+    "COPY logagg_staging (id, ts, service, level, message, attributes, trace_id, span_id, client_id)"
+    " FROM STDIN (FORMAT BINARY)"
+)
+_INSERT = """
+WITH client_candidates AS (
+    -- one row per client id: a resend inside the same batch keeps the earliest copy
+    SELECT DISTINCT ON (id) * FROM logagg_staging WHERE client_id ORDER BY id, ts
+), claimed AS (
+    INSERT INTO client_ids (id, ts)
+    SELECT id, ts FROM client_candidates
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), inserted AS (
+    INSERT INTO logs (ts, id, service, level, message, attributes, trace_id, span_id)
+    SELECT ts, id, service, level, message, attributes, trace_id, span_id
+      FROM logagg_staging WHERE NOT client_id
+    UNION ALL
+    SELECT c.ts, c.id, c.service, c.level, c.message, c.attributes, c.trace_id, c.span_id
+      FROM client_candidates c JOIN claimed USING (id)
+    ON CONFLICT (ts, id) DO NOTHING
+    RETURNING date_trunc('minute', ts) AS minute, service, level
+), counted AS (
+    INSERT INTO log_counts (minute, service, level, count)
+    SELECT minute, service, level, count(*) FROM inserted
+     GROUP BY minute, service, level ORDER BY minute, service, level
+    ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts.count + EXCLUDED.count
+)
+-- data-modifying CTEs always run to completion, referenced or not
+SELECT count(*) FROM inserted
+"""
+
+
+def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
+    """Store ``records`` (partitions must exist); returns how many rows were new.
+
+    Must run inside a transaction; ``date_trunc('minute', ts)`` relies on the session time zone
+    being UTC, which the function sets for the transaction.
+    """
+    if not records:
+        return 0
+    conn.execute("SET LOCAL TIME ZONE 'UTC'")
+    conn.execute(_STAGING_DDL)
+    with conn.cursor() as cur:
+        with cur.copy(_COPY) as copy:
+            copy.set_types(_STAGING_TYPES)
+            for r in records:
+                copy.write_row(
+                    (r.id, r.ts, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id, r.client_id)
+                )
+        row = cur.execute(_INSERT).fetchone()
+        # Emptied so a second call in the same transaction does not see these rows again
+        # (the dead tuples vanish at commit, when ON COMMIT DELETE ROWS truncates the table).
+        cur.execute("DELETE FROM logagg_staging")
+    return int(row[0]) if row else 0
