@@ -1,0 +1,1 @@
+"""Ingest: reading, parsing and validating request bodies, and publishing batches to Kafka."""

@@ -1,0 +1,219 @@
+"""Validation and normalisation of raw records into domain ``LogRecord``s (atomic per batch)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from logagg.domain import LogRecord, format_ts
+from logagg.ingest.errors import Problem, ValidationFailed
+from logagg.ingest.ids import new_record_id
+
+SERVICE_RE = re.compile(r"[A-Za-z0-9._/-]{1,128}")
+HEX_RE = re.compile(r"[0-9a-fA-F]{1,64}")
+RFC3339_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<frac>\.\d{1,9})?(?P<tz>[Zz]|[+-]\d{2}:\d{2})"
+)
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+MAX_ID_CHARS = 128
+#: At most this many problems are listed in a 422 (the total is always given).
+MAX_PROBLEMS = 100
+
+LEVEL_ALIASES = {
+    "trace": "trace",
+    "debug": "debug",
+    "info": "info",
+    "warn": "warn",
+    "warning": "warn",
+    "error": "error",
+    "fatal": "fatal",
+    "critical": "fatal",
+}
+KNOWN_FIELDS = frozenset(
+    {"id", "timestamp", "service", "level", "message", "attributes", "trace_id", "span_id"}
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Collector:
+    """Gathers problems across the batch, keeping the first MAX_PROBLEMS."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.total = 0
+
+    def add(self, index: int | None, field: str | None, problem: str) -> None:
+        self.total += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(index, field, problem))
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Strict RFC 3339 (offset required, up to nanosecond digits, truncated to µs) → aware UTC."""
+    match = RFC3339_RE.fullmatch(text)
+    if match is None:
+        raise ValueError("not an RFC 3339 timestamp with offset (e.g. 2026-01-02T03:04:05.678Z)")
+    frac = match.group("frac") or ""
+    base = text[: match.start("frac")] if frac else text[: match.start("tz")]
+    micro = (frac[1:] + "000000")[:6] if frac else "000000"
+    tz = match.group("tz").upper()
+    tz = "+00:00" if tz == "Z" else tz
+    try:
+        ts = datetime.fromisoformat(f"{base.replace('t', 'T').replace(' ', 'T')}.{micro}{tz}")
+    except ValueError as exc:
+        raise ValueError(f"invalid date or time: {exc}") from None
+    return ts.astimezone(UTC)
+
+
+def epoch_to_datetime(value: float) -> datetime:
+    """Epoch number → UTC; the unit (s, ms, µs, ns) is detected by magnitude."""
+    magnitude = abs(value)
+    # Thresholds sit far from "now" in every unit: 1e11 s is year 5138, 1e11 ms is 1973.
+    if magnitude < 1e11:
+        micros = value * 1_000_000
+    elif magnitude < 1e14:
+        micros = value * 1_000
+    elif magnitude < 1e17:
+        micros = value
+    else:
+        micros = value / 1_000
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
+def _timestamp(raw: Any, now: datetime) -> datetime:
+    if raw is None:
+        return now
+    if isinstance(raw, bool):
+        raise ValueError(  # noqa: TRY004 - collected as a field problem, not a type bug
+            "must be an RFC 3339 string or an integer epoch, not a boolean"
+        )
+    if isinstance(raw, int | float):
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise ValueError("must be a finite number")
+        try:
+            return epoch_to_datetime(raw)
+        except OverflowError:
+            raise ValueError("epoch value is out of range") from None
+    if isinstance(raw, str):
+        return parse_rfc3339(raw)
+    raise ValueError("must be an RFC 3339 string or an integer epoch (s, ms, µs or ns)")
+
+
+def validate_records(
+    items: Sequence[Any], *, now: datetime, window: tuple[datetime, datetime]
+) -> list[LogRecord]:
+    """Validate every item; return all records or raise ValidationFailed listing each problem."""
+    errors = _Collector()
+    records: list[LogRecord] = []
+    for index, item in enumerate(items):
+        record = _validate_one(index, item, now, window, errors)
+        if record is not None:
+            records.append(record)
+    if errors.total:
+        raise ValidationFailed(errors.problems, errors.total)
+    return records
+
+
+def _validate_one(
+    index: int, item: Any, now: datetime, window: tuple[datetime, datetime], errors: _Collector
+) -> LogRecord | None:
+    if not isinstance(item, dict):
+        errors.add(index, None, f"record must be a JSON object, got {_json_type(item)}")
+        return None
+    before = errors.total
+    for name in sorted(set(item) - KNOWN_FIELDS):
+        errors.add(index, name, "unknown field; put extra data into 'attributes'")
+
+    service = item.get("service")
+    if service is None:
+        errors.add(index, "service", "required")
+    elif not isinstance(service, str) or not SERVICE_RE.fullmatch(service):
+        errors.add(index, "service", "must be 1-128 characters of A-Z a-z 0-9 . _ / -")
+
+    message = item.get("message")
+    if message is None:
+        errors.add(index, "message", "required")
+    elif not isinstance(message, str):
+        errors.add(index, "message", f"must be a string, got {_json_type(message)}")
+    elif len(message) > MAX_MESSAGE_BYTES // 4 and len(message.encode()) > MAX_MESSAGE_BYTES:
+        errors.add(index, "message", f"longer than {MAX_MESSAGE_BYTES} bytes (UTF-8)")
+
+    ts: datetime | None = None
+    try:
+        ts = _timestamp(item.get("timestamp"), now)
+    except ValueError as exc:
+        errors.add(index, "timestamp", str(exc))
+    if ts is not None and not window[0] <= ts <= window[1]:
+        errors.add(
+            index,
+            "timestamp",
+            f"{format_ts(ts)} is outside the accepted window "
+            f"[{format_ts(window[0])}, {format_ts(window[1])}] (retention / future limit)",
+        )
+
+    level = item.get("level")
+    if level is None:
+        level = "info"
+    elif not isinstance(level, str) or level.lower() not in LEVEL_ALIASES:
+        errors.add(index, "level", "must be one of " + ", ".join(LEVEL_ALIASES))
+    else:
+        level = LEVEL_ALIASES[level.lower()]
+
+    attributes = item.get("attributes")
+    if attributes is None:
+        attributes = {}
+    elif not isinstance(attributes, dict):
+        errors.add(index, "attributes", f"must be a JSON object, got {_json_type(attributes)}")
+    else:
+        size = len(json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_ATTRIBUTES_BYTES:
+            errors.add(index, "attributes", f"{size} bytes serialised; at most {MAX_ATTRIBUTES_BYTES}")
+
+    ids: dict[str, str | None] = {}
+    for name in ("trace_id", "span_id"):
+        value = item.get(name)
+        if value is None:
+            ids[name] = None
+        elif not isinstance(value, str) or not HEX_RE.fullmatch(value):
+            errors.add(index, name, "must be a hex string of 1-64 characters")
+        else:
+            ids[name] = value.lower()
+
+    record_id = item.get("id")
+    if record_id is not None and (
+        not isinstance(record_id, str) or not 1 <= len(record_id) <= MAX_ID_CHARS
+    ):
+        errors.add(index, "id", f"must be a string of 1-{MAX_ID_CHARS} characters")
+
+    if errors.total != before or ts is None:
+        return None
+    return LogRecord(
+        id=record_id if record_id is not None else new_record_id(),
+        ts=ts,
+        service=service,
+        level=level,
+        message=message,
+        attributes=attributes,
+        trace_id=ids["trace_id"],
+        span_id=ids["span_id"],
+        client_id=record_id is not None,
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
