@@ -1,0 +1,325 @@
+"""A single-node Apache Kafka (KRaft broker+controller) run from Maven Central jars."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from tests.localsvc import processes
+
+HERE = Path(__file__).resolve().parent
+POM = HERE / "pom.xml"
+LOG4J_CONFIG = HERE / "log4j2.xml"
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+READY_LINE = "Kafka Server started"
+
+
+def kafka_version() -> str:
+    """The Kafka version pinned in pom.xml."""
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
+    if not match:
+        raise ValueError(f"no <kafka.version> in {POM}")
+    return match.group(1)
+
+
+def cache_root() -> Path:
+    """~/.cache/logagg (or $XDG_CACHE_HOME/logagg): outside the repo so clean clones reuse it."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "logagg"
+
+
+def ensure_jars() -> Path:
+    """Directory with Kafka's runtime classpath; resolved with Maven on first use, then cached."""
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:10]
+    home = cache_root() / f"kafka-{kafka_version()}-{digest}"
+    libs = home / "libs"
+    if (home / ".complete").exists():
+        return libs
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first runs download once
+        if (home / ".complete").exists():
+            return libs
+        if shutil.which("mvn") is None:
+            raise FileNotFoundError(
+                "Maven (mvn) is required to fetch Kafka; run `make sysdeps`"
+            )
+        staging = Path(tempfile.mkdtemp(prefix="libs-", dir=home))
+        cmd = [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={staging}",
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RuntimeError(
+                f"fetching Kafka jars failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+            )
+        shutil.rmtree(libs, ignore_errors=True)
+        staging.rename(libs)  # never leave a half-filled classpath behind
+        (home / ".complete").touch()
+    return libs
+
+
+def java_executable() -> str:
+    """`java` from JAVA_HOME or $PATH (Java 17+)."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise FileNotFoundError("java (17+) not found; run `make sysdeps`")
+    return found
+
+
+class KafkaBroker:
+    """One KRaft node on 127.0.0.1; `stop()` then `start()` keeps its data directory and ports."""
+
+    def __init__(
+        self,
+        work_dir: Path | None = None,
+        port: int | None = None,
+        controller_port: int | None = None,
+        *,
+        persistent: bool = False,
+        heap: str = "512m",
+    ) -> None:
+        self._owns_dir = work_dir is None
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="logagg-kafka-"))
+        self.port = port or processes.free_port()
+        self.controller_port = controller_port or processes.free_port()
+        while self.controller_port == self.port:
+            self.controller_port = processes.free_port()
+        self.persistent = persistent
+        self.heap = heap
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._libs: Path | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """`host:port` for clients."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        """log.dirs (topic data and KRaft metadata)."""
+        return self.work_dir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        """Broker stdout/stderr."""
+        return self.work_dir / "kafka.log"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.work_dir / "kafka.pid"
+
+    @property
+    def _properties(self) -> Path:
+        return self.work_dir / "server.properties"
+
+    def _classpath(self) -> str:
+        if self._libs is None:
+            self._libs = ensure_jars()
+        return f"{self._libs}/*"
+
+    def _write_properties(self) -> None:
+        internal_topics_single_replica = {
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "1",  # 50 by default: slow first consumer-group join
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+        }
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            **internal_topics_single_replica,
+        }
+        self._properties.write_text(
+            "".join(f"{key}={value}\n" for key, value in props.items())
+        )
+
+    def prepare(self) -> None:
+        """Fetch jars (cached), write server.properties, format storage on first use."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        classpath = self._classpath()
+        self._write_properties()
+        if (self.data_dir / "meta.properties").exists():
+            return
+        # What `StorageTool random-uuid` prints (url-safe base64 of 16 random bytes), minus a JVM start.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [
+                java_executable(),
+                f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self._properties),
+                "--standalone",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"kafka storage format failed:\n{result.stdout}\n{result.stderr}"
+            )
+
+    def launch(self) -> None:
+        """Start the JVM (call from a long-lived thread, see processes.spawn)."""
+        if self.is_running():
+            return
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        cmd = [
+            java_executable(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp",
+            self._classpath(),
+            "kafka.Kafka",
+            str(self._properties),
+        ]
+        self._proc = processes.spawn(
+            cmd, log_path=self.log_path, persistent=self.persistent
+        )
+        self._pid_file.write_text(str(self._proc.pid))
+        if not self.persistent:
+            processes.register(self)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Block until the broker logged its start and a kafka-python admin client gets cluster metadata."""
+        processes.wait_until(
+            self._logged_started,
+            what="Kafka",
+            timeout=timeout,
+            alive=self._launched_alive,
+            log_path=self.log_path,
+        )
+        processes.wait_until(
+            self._answers,
+            what="Kafka",
+            timeout=timeout,
+            alive=self._launched_alive,
+            log_path=self.log_path,
+        )
+
+    def start(self) -> Self:
+        """prepare + launch + wait_ready; a no-op when already running."""
+        self.prepare()
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def stop(self) -> None:
+        """Controlled shutdown (SIGTERM), keeping data and ports for the next start()."""
+        pid = self.pid()
+        if pid is not None:
+            processes.terminate(pid, sig=signal.SIGTERM, timeout=30, child=self._proc)
+        self._proc = None
+        with contextlib.suppress(FileNotFoundError):
+            self._pid_file.unlink()
+        processes.unregister(self)
+
+    def restart(self) -> None:
+        """stop() + start() on the same port and data."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop and delete the work directory if this object created it."""
+        self.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def pid(self) -> int | None:
+        """JVM pid, from our child or from kafka.pid (brokers started by another process)."""
+        if self._proc is not None:
+            return self._proc.pid if self._proc.poll() is None else None
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(self._pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            # guard against a recycled pid
+            if processes.pid_alive(pid) and str(self._properties).encode() in cmdline:
+                return pid
+        return None
+
+    def is_running(self) -> bool:
+        """True when the broker JVM is alive."""
+        return self.pid() is not None
+
+    def _launched_alive(self) -> bool:
+        return (
+            self._proc.poll() is None if self._proc is not None else self.is_running()
+        )
+
+    def _logged_started(self) -> bool:
+        if self._proc is None:  # started by another process: rely on the client check
+            return True
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_offset)
+            return READY_LINE.encode() in log.read()
+
+    def _answers(self) -> bool:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap, request_timeout_ms=5000
+            )
+        except KafkaError:
+            return False
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        except KafkaError:
+            return False
+        finally:
+            admin.close()

@@ -1,0 +1,265 @@
+"""A throwaway (or persistent) local PostgreSQL server from the Debian binaries."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import psycopg
+from psycopg import sql
+
+from tests.localsvc import processes
+
+PG_SYSTEM_USER = "postgres"
+
+
+def pg_bindir() -> Path:
+    """Directory holding initdb/postgres: the newest /usr/lib/postgresql/<ver>/bin, else $PATH."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parent.parent.name),
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    raise FileNotFoundError(
+        "PostgreSQL binaries not found; run `make sysdeps` (apt-get install postgresql)"
+    )
+
+
+class PostgresServer:
+    """One PostgreSQL cluster on 127.0.0.1 with an application role and database.
+
+    `start()` runs initdb on first use, `stop()`/`restart()` keep the data; `close()` (or leaving the
+    `with` block) stops it and removes a temporary base directory.
+    """
+
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        port: int | None = None,
+        *,
+        persistent: bool = False,
+        durable: bool = False,
+        user: str = "logagg",
+        password: str = "logagg",
+        database: str = "logagg",
+    ) -> None:
+        self._owns_dir = base_dir is None
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="logagg-pg-"))
+        self.port = port or processes.free_port()
+        self.persistent = persistent
+        # fsync off is fine for disposable test data and makes DDL-heavy tests much faster.
+        self.durable = durable
+        self.user, self.password, self.database = user, password, database
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._bindir = pg_bindir()
+
+    # -- layout -------------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        """PGDATA."""
+        return self.base_dir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        """Unix socket directory (admin connections use it with trust auth)."""
+        return self.base_dir / "sock"
+
+    @property
+    def log_path(self) -> Path:
+        """Server log."""
+        return self.base_dir / "postgres.log"
+
+    @property
+    def dsn(self) -> str:
+        """libpq URL of the application database, as the service would get it."""
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def admin_dsn(self) -> str:
+        """Superuser connection over the unix socket."""
+        return f"host={self.socket_dir} port={self.port} user=postgres dbname=postgres"
+
+    def dsn_for(self, database: str) -> str:
+        """Application-role URL for another database on this server."""
+        return (
+            f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _run_as(self) -> str | None:
+        # initdb and postgres refuse to run as root.
+        return PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def prepare(self) -> None:
+        """Create the cluster on first use (initdb); safe to call again."""
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        run_as = self._run_as()
+        if run_as:
+            entry = pwd.getpwnam(run_as)
+            for path in (self.base_dir, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            self.base_dir.chmod(0o755)
+        cmd = [
+            str(self._bindir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+        ]
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, user=run_as, group=run_as, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+
+    def launch(self) -> None:
+        """Start the postmaster (call from a long-lived thread, see processes.spawn)."""
+        if self.is_running():
+            return
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(self.socket_dir),
+        }
+        if not self.durable:
+            settings |= {
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+            }
+        cmd = [
+            str(self._bindir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+        ]
+        for key, value in settings.items():
+            cmd += ["-c", f"{key}={value}"]
+        self._proc = processes.spawn(
+            cmd, log_path=self.log_path, persistent=self.persistent, user=self._run_as()
+        )
+        if not self.persistent:
+            processes.register(self)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until the server answers, then create the application role and database."""
+        processes.wait_until(
+            self._answers,
+            what="PostgreSQL",
+            timeout=timeout,
+            alive=self._launched_alive,
+            log_path=self.log_path,
+        )
+        self._bootstrap()
+
+    def start(self) -> Self:
+        """prepare + launch + wait_ready; a no-op when already running."""
+        self.prepare()
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT), keeping the data directory."""
+        pid = self.pid()
+        if pid is not None:
+            processes.terminate(pid, sig=signal.SIGINT, timeout=30, child=self._proc)
+        self._proc = None
+        processes.unregister(self)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port with the same data."""
+        self.stop()
+        self.launch()
+        self.wait_ready()
+
+    def close(self) -> None:
+        """Stop and delete the base directory if this object created it."""
+        self.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- state --------------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """Postmaster pid, from our child or from postmaster.pid (servers started by another process)."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            if processes.pid_alive(pid):
+                return pid
+        return None
+
+    def is_running(self) -> bool:
+        """True when the postmaster process is alive."""
+        return self.pid() is not None
+
+    def _launched_alive(self) -> bool:
+        return (
+            self._proc.poll() is None if self._proc is not None else self.is_running()
+        )
+
+    def _answers(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_dsn, connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    def _bootstrap(self) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            role_exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.user,)
+            ).fetchone()
+            if not role_exists:
+                # CREATEDB so tests can make throwaway databases through the application DSN.
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                        sql.Identifier(self.user), sql.Literal(self.password)
+                    )
+                )
+            db_exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if not db_exists:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(self.database), sql.Identifier(self.user)
+                    )
+                )
