@@ -1,0 +1,214 @@
+"""The consumer process: Kafka consumer group → PostgreSQL, at-least-once.
+
+Per poll batch: decode and write it in one DB transaction, commit that transaction, and only then
+commit the Kafka offsets. A crash in between redelivers the batch, which the idempotent insert
+absorbs. While PostgreSQL is unavailable the batch is retried with exponential backoff; the
+assigned partitions are paused and ``poll`` keeps the group membership alive meanwhile, and no
+offset is committed. SIGTERM/SIGINT finish the in-flight batch, commit, and leave the group.
+
+Test hook: with ``LOGAGG_TEST_CRASH_AFTER_DB_COMMIT=1`` (ignored when ``LOGAGG_ENV=prod``) the
+process calls ``os._exit(CRASH_EXIT_CODE)`` right after the first DB commit, before committing
+offsets — the SIGKILL-at-the-worst-moment drill of the test suite.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, Protocol
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import start_http_server
+
+from logagg.consumer import metrics
+from logagg.consumer.batch import BatchWriter, KafkaMessage, TransientWriteError
+from logagg.store.backup_runs import backup_status
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "LOGAGG_TEST_CRASH_AFTER_DB_COMMIT"
+CRASH_EXIT_CODE = 86
+#: Kafka messages per poll: a message holds up to ~1 MiB of records (hundreds to thousands).
+RECORDS_PER_MESSAGE_ESTIMATE = 500
+BACKUP_REFRESH_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class ConsumerSettings(Protocol):
+    """The settings the consumer reads."""
+
+    env: str
+    kafka_topic: str
+    kafka_consumer_group: str
+    metrics_port: int
+    consumer_max_batch_records: int
+    consumer_poll_timeout_ms: int
+
+    def database_dsn(self) -> str: ...
+    def kafka_servers(self) -> list[str]: ...
+    def kafka_security_options(self) -> dict[str, Any]: ...
+
+
+class LogConsumer:
+    """One consumer-group member writing batches to PostgreSQL; ``run()`` until ``stop()``."""
+
+    def __init__(self, settings: ConsumerSettings) -> None:
+        self._settings = settings
+        self._stop = threading.Event()
+        self._writer = BatchWriter(settings.database_dsn())
+        self._consumer: KafkaConsumer | None = None
+        self._crash_after_commit = os.environ.get(CRASH_ENV) == "1" and settings.env != "prod"
+        self._next_backup_refresh = 0.0
+
+    def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """Ask the loop to finish the in-flight batch and exit (signal-handler compatible)."""
+        if signum is not None:
+            log.info("signal received; finishing the in-flight batch", extra={"signal": signum})
+        self._stop.set()
+
+    def _connect_kafka(self) -> KafkaConsumer | None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                return KafkaConsumer(
+                    self._settings.kafka_topic,
+                    bootstrap_servers=self._settings.kafka_servers(),
+                    group_id=self._settings.kafka_consumer_group,
+                    client_id="logagg-consumer",
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    **self._settings.kafka_security_options(),
+                )
+            except KafkaError as exc:
+                log.warning("Kafka unavailable; retrying", extra={"error": repr(exc), "backoff_s": backoff})
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        return None
+
+    def run(self) -> None:
+        """Consume until stopped; always leaves the group and closes the DB connection."""
+        self._consumer = self._connect_kafka()
+        if self._consumer is None:
+            return
+        max_messages = max(1, self._settings.consumer_max_batch_records // RECORDS_PER_MESSAGE_ESTIMATE)
+        log.info("consumer started", extra={"topic": self._settings.kafka_topic})
+        try:
+            while not self._stop.is_set():
+                polled = self._consumer.poll(
+                    timeout_ms=self._settings.consumer_poll_timeout_ms, max_records=max_messages
+                )
+                messages = [m for batch in polled.values() for m in batch]
+                if messages and self._write_with_retry(messages):
+                    self._commit(messages)
+                self._update_lag()
+                self._refresh_backup_gauges()
+        finally:
+            log.info("consumer stopping; leaving the group")
+            self._consumer.close(autocommit=False)
+            self._writer.close()
+
+    def _write_with_retry(self, messages: Sequence[KafkaMessage]) -> bool:
+        """Write until it succeeds (True) or a stop is requested while PostgreSQL is down (False)."""
+        assert self._consumer is not None
+        backoff = 0.5
+        paused: list[TopicPartition] = []
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    result = self._writer.write(messages)
+                except TransientWriteError as exc:
+                    if self._stop.is_set():
+                        log.warning("stopping with an unwritten batch; Kafka will redeliver it")
+                        return False
+                    log.warning("PostgreSQL write failed; retrying", extra={"error": str(exc), "backoff_s": backoff})
+                    if not paused:
+                        paused = list(self._consumer.assignment())
+                        self._consumer.pause(*paused)
+                    # poll (not sleep) so heartbeats and max.poll.interval keep our group membership
+                    self._consumer.poll(timeout_ms=int(backoff * 1000))
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                metrics.DB_WRITE_DURATION.observe(time.perf_counter() - started)
+                break
+        finally:
+            assigned = self._consumer.assignment()
+            still_ours = [tp for tp in paused if tp in assigned]
+            if still_ours:
+                self._consumer.resume(*still_ours)
+        metrics.CONSUMER_RECORDS.inc(result.records)
+        for dl in result.dead_letters:
+            metrics.DEAD_LETTERS.labels(reason=dl.reason.split(":", 1)[0]).inc()
+            log.error(
+                "message dead-lettered",
+                extra={"topic": dl.topic, "partition": dl.partition, "offset": dl.offset, "reason": dl.reason},
+            )
+        if self._crash_after_commit:
+            os._exit(CRASH_EXIT_CODE)
+        return True
+
+    def _commit(self, messages: Sequence[KafkaMessage]) -> None:
+        """Commit the offsets after the last message of each partition in the batch."""
+        assert self._consumer is not None
+        last: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            last[tp] = max(last.get(tp, -1), m.offset)
+        offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
+        try:
+            self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced while we were writing: the new owner re-reads these messages,
+            # and the idempotent insert absorbs the repeat.
+            log.warning("offset commit rejected after a rebalance", extra={"error": str(exc)})
+            return
+        metrics.CONSUMER_BATCHES.inc()
+
+    def _update_lag(self) -> None:
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = self._consumer.position(tp, timeout_ms=1000)
+            except KafkaError:
+                continue
+            if position is not None:
+                metrics.CONSUMER_LAG.labels(partition=str(tp.partition)).set(max(0, highwater - position))
+
+    def _refresh_backup_gauges(self) -> None:
+        now = time.monotonic()
+        if now < self._next_backup_refresh:
+            return
+        self._next_backup_refresh = now + BACKUP_REFRESH_SECONDS
+        try:
+            status = backup_status(self._writer.conn)
+        except (psycopg.Error, TransientWriteError) as exc:  # best effort; writes report DB trouble
+            log.warning("cannot read backup_runs", extra={"error": str(exc)})
+            self._writer.close()
+            return
+        if status.last_backup_success is not None:
+            metrics.BACKUP_LAST_SUCCESS.set(status.last_backup_success.timestamp())
+        if status.last_verify_success is not None:
+            metrics.RESTORE_VERIFY_LAST_SUCCESS.set(status.last_verify_success.timestamp())
+        if status.last_verify_ok is not None:
+            metrics.RESTORE_VERIFY_OK.set(1 if status.last_verify_ok else 0)
+
+
+def run_consumer(settings: ConsumerSettings, *, serve_metrics: bool = True) -> None:
+    """Entry point of ``logagg consumer``: metrics server, signal handlers, then the loop."""
+    if serve_metrics:
+        start_http_server(settings.metrics_port)
+    consumer = LogConsumer(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, consumer.stop)
+    consumer.run()
