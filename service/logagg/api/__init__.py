@@ -1,0 +1,1 @@
+"""HTTP layer: routes, error mapping and middleware."""

@@ -1,0 +1,61 @@
+"""Dependency aliases for route handlers: declare them by type, e.g. ``settings: SettingsDep``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from logagg.api.security import api_key_scheme, authorize, bearer_scheme
+from logagg.auth import Principal, Scope
+from logagg.ingest.publisher import KafkaPublisher
+from logagg.settings import Settings
+
+#: Longest a request waits for a free pooled connection before answering 503.
+POOL_WAIT_SECONDS = 5.0
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_publisher(request: Request) -> KafkaPublisher:
+    """The app's Kafka publisher."""
+    return request.app.state.publisher  # type: ignore[no-any-return]
+
+
+def get_db(request: Request) -> Iterator[Connection[Any]]:
+    """A pooled PostgreSQL connection for the duration of the request (sync: runs in a thread)."""
+    pool: ConnectionPool = request.app.state.pool
+    with pool.connection(timeout=POOL_WAIT_SECONDS) as conn:
+        yield conn
+
+
+async def require_ingest(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Principal:
+    """A caller allowed to ingest."""
+    return await authorize(request, Scope.INGEST, bearer, api_key)
+
+
+async def require_query(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+) -> Principal:
+    """A caller allowed to query."""
+    return await authorize(request, Scope.QUERY, bearer, api_key)
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+PublisherDep = Annotated[KafkaPublisher, Depends(get_publisher)]
+DbDep = Annotated[Connection[Any], Depends(get_db)]
+IngestPrincipal = Annotated[Principal, Depends(require_ingest)]
+QueryPrincipal = Annotated[Principal, Depends(require_query)]
