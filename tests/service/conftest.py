@@ -19,9 +19,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from kafka.admin import KafkaAdminClient, NewTopic
-
 from logagg.app import create_app
 from logagg.settings import Settings
+
 from tests.service.store.factories import migrated_database
 
 
