@@ -1,0 +1,130 @@
+"""COPY insert, deduplication (redelivery and client resend), per-minute counts, daily partitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from logagg.store.partitions import ensure_partitions, list_partitions
+from logagg.store.writer import insert_records
+
+from tests.service.store.factories import (
+    make_record,
+    spread_records,
+    store,
+    unique_service,
+    utc,
+)
+
+
+def _rows(conn: psycopg.Connection[Any], service: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT id, ts, level, message FROM logs WHERE service = %s ORDER BY ts, id", (service,)
+    ).fetchall()
+
+
+def _counted(conn: psycopg.Connection[Any], service: str) -> int:
+    row = conn.execute("SELECT coalesce(sum(count), 0) FROM log_counts WHERE service = %s", (service,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_copy_insert_stores_every_field(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    ts = datetime(2026, 11, 20, 12, 30, 15, 123456, tzinfo=UTC)
+    record = make_record(
+        service, ts, level="error", message="disk full on /var", attributes={"host": "a", "n": 3, "nested": {"x": [1]}},
+        trace_id="abc123",
+    )
+    assert store(conn, [record]) == 1
+    row = conn.execute(
+        "SELECT id, ts, level, message, attributes, trace_id, span_id FROM logs WHERE service = %s", (service,)
+    ).fetchone()
+    assert row == (record.id, ts, "error", "disk full on /var", record.attributes, "abc123", None)
+
+
+def test_redelivery_of_the_same_batch_adds_no_rows_and_no_counts(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    records = spread_records(service, utc(2026, 11, 20, 8), 300, timedelta(seconds=7))
+    records.append(make_record(service, utc(2026, 11, 20, 9), record_id="client-key-1", client_id=True))
+    assert store(conn, records) == 301
+    assert store(conn, records) == 0
+    assert len(_rows(conn, service)) == 301
+    assert _counted(conn, service) == 301
+
+
+def test_client_resend_with_a_different_timestamp_keeps_the_first_row(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    key = f"order-{service}"
+    first = make_record(service, utc(2026, 11, 20, 10, 0, 0), message="first", record_id=key, client_id=True)
+    resend = make_record(service, utc(2026, 11, 20, 10, 0, 5), message="resend", record_id=key, client_id=True)
+    assert store(conn, [first]) == 1
+    assert store(conn, [resend]) == 0
+    assert _rows(conn, service) == [(key, first.ts, "info", "first")]
+    assert _counted(conn, service) == 1
+
+
+def test_client_resend_inside_one_batch_stores_one_row(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    key = f"dup-{service}"
+    early = make_record(service, utc(2026, 11, 20, 11, 0, 1), message="a", record_id=key, client_id=True)
+    late = make_record(service, utc(2026, 11, 20, 11, 0, 9), message="b", record_id=key, client_id=True)
+    assert store(conn, [late, early]) == 1
+    assert [r[0] for r in _rows(conn, service)] == [key]
+    assert _counted(conn, service) == 1
+
+
+def test_server_ids_are_deduplicated_only_on_id_and_ts(conn: psycopg.Connection[Any]) -> None:
+    """Same server id at another ts is a different row; client ids are never involved."""
+    service = unique_service()
+    a = make_record(service, utc(2026, 11, 20, 12), record_id=f"srv-{service}")
+    b = make_record(service, utc(2026, 11, 20, 12, 1), record_id=f"srv-{service}")
+    assert store(conn, [a, b]) == 2
+
+
+def test_two_calls_in_one_transaction_do_not_reinsert_staged_rows(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    first = spread_records(service, utc(2026, 11, 20, 13), 5, timedelta(seconds=1))
+    second = spread_records(service, utc(2026, 11, 20, 14), 3, timedelta(seconds=1))
+    ensure_partitions(conn, {utc(2026, 11, 20).date()})
+    with conn.transaction():
+        assert insert_records(conn, first) == 5
+        assert insert_records(conn, second) == 3
+    assert _counted(conn, service) == 8
+
+
+def test_partitions_on_both_sides_of_midnight(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    before = make_record(service, datetime(2027, 3, 1, 23, 59, 59, 999999, tzinfo=UTC))
+    after = make_record(service, datetime(2027, 3, 2, 0, 0, 0, tzinfo=UTC))
+    assert store(conn, [before, after]) == 2
+    parts = {name: day for name, day in list_partitions(conn)}
+    assert "logs_p20270301" in parts and "logs_p20270302" in parts
+    located = dict(
+        conn.execute(
+            "SELECT id, tableoid::regclass::text FROM logs WHERE service = %s", (service,)
+        ).fetchall()
+    )
+    assert located == {before.id: "logs_p20270301", after.id: "logs_p20270302"}
+
+
+def test_far_apart_days_create_only_their_own_partitions(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    days = [utc(2028, 1, 5, 6), utc(2028, 2, 20, 18)]
+    assert store(conn, [make_record(service, d) for d in days]) == 2
+    names = {name for name, _ in list_partitions(conn)}
+    assert {"logs_p20280105", "logs_p20280220"} <= names
+    assert not {f"logs_p202801{d:02d}" for d in range(6, 32)} & names
+
+
+def test_a_row_postgresql_rejects_fails_the_whole_insert(conn: psycopg.Connection[Any]) -> None:
+    """A NUL character is valid JSON but not valid PostgreSQL text: nothing of the batch is stored."""
+    service = unique_service()
+    good = make_record(service, utc(2026, 11, 20, 15))
+    bad = make_record(service, utc(2026, 11, 20, 15, 1), message="nul\x00inside")
+    with pytest.raises(psycopg.DataError):
+        store(conn, [good, bad])
+    assert _rows(conn, service) == []
+    assert _counted(conn, service) == 0
