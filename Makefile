@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACKS := dev staging prod
 STACK ?=
 
-.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff policy bench bench-quick drills clean
+.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff policy policy-venv bench bench-quick drills clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,12 +34,26 @@ services-down: venv ## stop local PostgreSQL + Kafka
 dev: venv sysdeps ## run the service locally: provision PG + Kafka, migrate, API on 127.0.0.1:8080 + consumer
 	$(PY) -m tests.localsvc dev
 
-test: venv sysdeps lint ## the whole suite (provisions PostgreSQL + Kafka itself)
+test: venv sysdeps lint policy-venv ## the whole suite (provisions PostgreSQL + Kafka itself)
 	$(PY) -m pytest -q
 
 lint: venv ## ruff + import contracts
-	$(VENV)/bin/ruff check service infra tests
+	$(VENV)/bin/ruff check service infra tests policy
 	$(VENV)/bin/lint-imports
+
+# ---- security gate: checkov over the rendered stacks (own venv: checkov pins clash with ours) --
+POLICY_VENV := .venv-policy
+
+$(POLICY_VENV)/.installed: requirements-policy.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(POLICY_VENV)/bin/python -m pip install -q -r requirements-policy.txt
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed ## create .venv-policy with checkov
+
+policy: venv policy-venv render ## render every stack, run checkov on it: 0 failed checks, ≤ 3 skipped ids
+	$(PY) -m tests.policy.checkov_gate $(addprefix build/manifests/,$(STACKS))
 
 clean: ## remove generated output
 	rm -rf build
