@@ -34,7 +34,7 @@ services-down: venv ## stop local PostgreSQL + Kafka
 dev: venv sysdeps ## run the service locally: provision PG + Kafka, migrate, API on 127.0.0.1:8080 + consumer
 	$(PY) -m tests.localsvc dev
 
-test: venv sysdeps lint policy-venv ## the whole suite (provisions PostgreSQL + Kafka itself)
+test: venv sysdeps lint policy-venv promtool ## the whole suite (provisions PostgreSQL + Kafka itself)
 	$(PY) -m pytest -q
 
 lint: venv ## ruff + import contracts
@@ -54,6 +54,24 @@ policy-venv: $(POLICY_VENV)/.installed ## create .venv-policy with checkov
 
 policy: venv policy-venv render ## render every stack, run checkov on it: 0 failed checks, ≤ 3 skipped ids
 	$(PY) -m tests.policy.checkov_gate $(addprefix build/manifests/,$(STACKS))
+
+# ---- monitoring: promtool, built from source with Go and cached in .tools/ --
+# v0.316.0 is the Go module version of Prometheus 3.16.0 (the module is tagged v0.3xx for v3.xx).
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL := .tools/promtool-$(PROMTOOL_VERSION)/promtool
+.PHONY: promtool promtool-test
+
+$(PROMTOOL):
+	@command -v go >/dev/null || { echo "promtool: Go (1.25+) is needed to build it" >&2; exit 1; }
+	GOBIN=$(CURDIR)/$(dir $(PROMTOOL)) CGO_ENABLED=0 go install -trimpath \
+		github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+promtool: $(PROMTOOL) ## build promtool into .tools/ (first time ~10 min) and print its path
+	@echo $(CURDIR)/$(PROMTOOL)
+
+promtool-test: promtool ## check the alert rules and run their unit tests with promtool
+	$(PROMTOOL) check rules infra/monitoring/alerts.yaml
+	$(PROMTOOL) test rules infra/monitoring/alerts_test.yaml
 
 clean: ## remove generated output
 	rm -rf build
