@@ -81,7 +81,7 @@ def epoch_to_datetime(value: float) -> datetime:
     elif magnitude < 1e17:
         micros = value
     else:
-        micros = value / 1_000
+        micros = value // 1_000 if isinstance(value, int) else value / 1_000
     return _EPOCH + timedelta(microseconds=int(micros))
 
 
