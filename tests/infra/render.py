@@ -1,0 +1,172 @@
+"""Offline render: run the real `infra/__main__.py` under recording mocks, write every object as YAML.
+
+    python -m tests.infra.render [--stack dev] [--out build/manifests] [--root <checkout>]
+
+Writes `<out>/<stack>/<namespace>.<Kind>.<name>.yaml` (one object per file, cluster-scoped objects
+under `_cluster.`), Helm releases to `<out>/../helm-releases/<stack>/`. Output is deterministic:
+sorted keys, integers not floats, every secret value replaced by `<redacted>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from . import stacks
+from .mocks import SECRET_SIG_KEY, RecordingMocks, Registered
+
+REDACTED = "<redacted>"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@dataclass
+class Rendered:
+    """The result of running the program for one stack."""
+
+    stack: str
+    mocks: RecordingMocks
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    """Kubernetes objects, normalised and sorted."""
+    helm_releases: list[dict[str, Any]] = field(default_factory=list)
+    """Helm Release inputs (chart, version, values), normalised."""
+    seconds: float = 0.0
+
+    def find(self, kind: str, name: str) -> dict[str, Any]:
+        """The object of `kind` named `name` (AssertionError listing what exists otherwise)."""
+        for obj in self.objects:
+            if obj["kind"] == kind and obj["metadata"]["name"] == name:
+                return obj
+        have = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in self.objects)
+        raise AssertionError(f"[{self.stack}] no {kind}/{name}; rendered: {have}")
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of one kind."""
+        return [o for o in self.objects if o["kind"] == kind]
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: REDACTED for k in value}
+    if isinstance(value, list):
+        return [REDACTED for _ in value]
+    return REDACTED
+
+
+def normalise(value: Any) -> Any:
+    """Unwrap the SDK's wire format: redact secrets, integral floats → int, drop nulls."""
+    if isinstance(value, dict):
+        if SECRET_SIG_KEY in value:
+            return _redact(value.get("value"))
+        return {k: normalise(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _is_object(r: Registered) -> bool:
+    return (r.custom and r.typ.startswith("kubernetes:") and r.typ != HELM_RELEASE
+            and "kind" in r.inputs and "apiVersion" in r.inputs)
+
+
+def _sort_key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj.get("metadata", {})
+    return (meta.get("namespace", ""), obj["kind"], meta.get("name", ""))
+
+
+def run_program(stack: str, root: Path = stacks.REPO) -> Rendered:
+    """Run `<root>/infra/__main__.py` for `stack` under mocks; nothing is written."""
+    started = time.perf_counter()
+    mocks = RecordingMocks()
+    config, secret_keys = stacks.load(stack, root)
+    pulumi.runtime.set_mocks(mocks, project=stacks.project_name(root), stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    program = root / "infra" / "__main__.py"
+    cwd = os.getcwd()
+
+    @pulumi.runtime.test
+    def _run() -> None:
+        os.chdir(root)  # Pulumi runs the program from the project directory
+        try:
+            runpy.run_path(str(program), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+
+    _run()
+    objects = sorted((normalise(r.inputs) for r in mocks.resources if _is_object(r)),
+                     key=_sort_key)
+    releases = sorted((normalise({"name": r.name, **r.inputs}) for r in mocks.of_type(HELM_RELEASE)),
+                      key=lambda rel: rel["name"])
+    return Rendered(stack, mocks, objects, releases, time.perf_counter() - started)
+
+
+def file_name(obj: dict[str, Any]) -> str:
+    """`<namespace>.<Kind>.<name>.yaml` (`_cluster` for cluster-scoped objects)."""
+    meta = obj["metadata"]
+    return f"{meta.get('namespace') or '_cluster'}.{obj['kind']}.{meta['name']}.yaml"
+
+
+def dump(obj: dict[str, Any]) -> str:
+    """Stable YAML for one object."""
+    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=100)
+
+
+def write(rendered: Rendered, out: Path) -> Path:
+    """Write one stack's objects to `<out>/<stack>/` (replacing what was there)."""
+    target = out / rendered.stack
+    helm = out.parent / "helm-releases" / rendered.stack
+    for directory in (target, helm):
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+    for obj in rendered.objects:
+        path = target / file_name(obj)
+        if path.exists():
+            raise RuntimeError(f"two objects render to {path.name}")
+        path.write_text(dump(obj))
+    for release in rendered.helm_releases:
+        (helm / f"{release['name']}.yaml").write_text(dump(release))
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", action="append", choices=stacks.STACKS,
+                        help="stack to render (repeatable; default: all)")
+    parser.add_argument("--out", type=Path, default=Path("build/manifests"))
+    parser.add_argument("--root", type=Path, default=stacks.REPO,
+                        help="checkout whose program and stack files are rendered")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    total = 0.0
+    for stack in args.stack or list(stacks.STACKS):
+        if not (root / "infra" / "__main__.py").exists() or not (
+                root / f"Pulumi.{stack}.yaml").exists():
+            print(f"{stack}: no program or stack file under {root}; nothing rendered")
+            (args.out / stack).mkdir(parents=True, exist_ok=True)
+            continue
+        rendered = run_program(stack, root)
+        target = write(rendered, args.out)
+        total += rendered.seconds
+        print(f"{stack}: {len(rendered.objects)} objects, {len(rendered.helm_releases)} Helm "
+              f"releases -> {target} ({rendered.seconds:.2f}s)")
+    print(f"rendered in {total:.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
