@@ -14,7 +14,8 @@ PART_OF = "log-aggregator"
 NON_ROOT_UID = 10001
 """Default uid/gid for every pod we run (≥ 10000 so it never collides with a host user)."""
 
-_PINNED_IMAGE = re.compile(r"^[^\s:@]+(?::[0-9][\w.\-]*)?(?:@sha256:[0-9a-f]{64})?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[\w][\w.\-]{0,127}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,10 +56,14 @@ def selector_labels(app: str, component: str, instance: str) -> dict[str, str]:
 
 def is_pinned_image(image: str) -> bool:
     """True when an image reference names an explicit version tag and/or a sha256 digest."""
-    if not _PINNED_IMAGE.match(image):
+    if not image or any(ch.isspace() for ch in image):
         return False
-    tail = image.rsplit("/", 1)[-1]
-    return "@sha256:" in image or (":" in tail and not tail.endswith(":latest"))
+    name, _, digest = image.partition("@")
+    if digest:
+        return bool(_DIGEST.match(digest))
+    last = name.rsplit("/", 1)[-1]  # a registry port's colon is not in the last component
+    tag = last.partition(":")[2]
+    return bool(_TAG.match(tag)) and tag != "latest"
 
 
 def pod_security_context(uid: int = NON_ROOT_UID) -> dict[str, Any]:

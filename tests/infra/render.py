@@ -85,12 +85,22 @@ def _sort_key(obj: dict[str, Any]) -> tuple[str, str, str]:
     return (meta.get("namespace", ""), obj["kind"], meta.get("name", ""))
 
 
-def run_program(stack: str, root: Path = stacks.REPO) -> Rendered:
-    """Run `<root>/infra/__main__.py` for `stack` under mocks; nothing is written."""
+def run_program(stack: str, root: Path = stacks.REPO,
+                overrides: dict[str, str | None] | None = None) -> Rendered:
+    """Run `<root>/infra/__main__.py` for `stack` under mocks; nothing is written.
+
+    `overrides` replaces config values (`{"kafkaNodes": "5"}`; None removes the key).
+    """
     started = time.perf_counter()
     mocks = RecordingMocks()
     config, secret_keys = stacks.load(stack, root)
-    pulumi.runtime.set_mocks(mocks, project=stacks.project_name(root), stack=stack, preview=False)
+    project = stacks.project_name(root)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(f"{project}:{key}", None)
+        else:
+            config[f"{project}:{key}"] = value
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)
     program = root / "infra" / "__main__.py"
     cwd = os.getcwd()
