@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACKS := dev staging prod
 STACK ?=
 
-.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff policy policy-venv bench bench-quick drills clean
+.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff validate policy policy-venv bench bench-quick drills clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,17 @@ test: venv sysdeps lint policy-venv promtool ## the whole suite (provisions Post
 lint: venv ## ruff + import contracts
 	$(VENV)/bin/ruff check service infra tests policy
 	$(VENV)/bin/lint-imports
+
+# ---- infra: offline render of the Pulumi program (no cluster, no Pulumi CLI) --
+render: venv ## render every stack (or STACK=<name>) to build/manifests/<stack>/, one YAML per object
+	$(PY) -m tests.infra.render $(if $(STACK),--stack $(STACK))
+
+render-diff: venv ## per-object diff of the renders between BASE=<git-rev> and the working tree
+	@test -n "$(BASE)" || { echo "usage: make render-diff BASE=<git-rev> [STACK=<name>]" >&2; exit 2; }
+	$(PY) -m tests.infra.render_diff --base $(BASE) $(if $(STACK),--stack $(STACK))
+
+validate: venv ## render all stacks and validate them strictly (k8s 1.30 + newest, CRDs)
+	$(PY) -m pytest -q tests/infra/test_render.py
 
 # ---- security gate: checkov over the rendered stacks (own venv: checkov pins clash with ours) --
 POLICY_VENV := .venv-policy

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infra.components import kafka, postgres
 from infra.k8s import is_pinned_image
+
+from . import render_diff
 
 
 @pytest.mark.parametrize(("ref", "pinned"), [
@@ -33,3 +37,22 @@ def test_dsn_escapes_the_password_and_pins_tls() -> None:
     assert url == ("postgresql://logagg:p%40ss%2Fword@db.ns.svc:5432/logagg"
                    "?sslmode=verify-full&sslrootcert=/ca/ca.crt")
     assert postgres.dsn("u", "p", "h", "d", tls_ca_file=None).endswith("?sslmode=disable")
+
+
+def test_render_diff_reports_each_object(tmp_path: Path) -> None:
+    base, head = tmp_path / "base", tmp_path / "head"
+    base.mkdir()
+    head.mkdir()
+    (base / "ns.Service.a.yaml").write_text("port: 1\n")
+    (head / "ns.Service.a.yaml").write_text("port: 2\n")
+    (base / "ns.Job.gone.yaml").write_text("x: 1\n")
+    (head / "ns.Job.new.yaml").write_text("y: 1\n")
+    (base / "same.yaml").write_text("z\n")
+    (head / "same.yaml").write_text("z\n")
+    lines, counts = render_diff.diff_dirs("prod", base, head)
+    assert counts == {"added": 1, "removed": 1, "changed": 1}
+    text = "".join(lines)
+    assert "--- a/prod/ns.Service.a.yaml\n+++ b/prod/ns.Service.a.yaml" in text
+    assert "-port: 1\n+port: 2\n" in text
+    assert "+++ /dev/null" in text and "--- /dev/null" in text
+    assert "same.yaml" not in text
