@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -167,3 +168,15 @@ def backup_runs(dsn: str) -> list[tuple[str, bool, dict[str, Any]]]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT kind, ok, details FROM backup_runs ORDER BY id").fetchall()
     return [(kind, ok, details) for kind, ok, details in rows]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`cli.main` installs the JSON handler on the (captured) stderr; remove it after each test."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
