@@ -156,6 +156,122 @@ def policy_specs(args: NetworkPoliciesArgs) -> dict[str, dict[str, Any]]:
     return specs
 
 
+API_PORT = 8080
+CONSUMER_METRICS_PORT = 9090
+POSTGRES_PORT = 5432
+CNPG_STATUS_PORT = 8000
+"""CloudNativePG instance manager (status/health) port, called by the operator and by peers."""
+CNPG_METRICS_PORT = 9187
+KAFKA_CLIENT_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+REDIS_PORT = 6379
+PROMETHEUS_PORT = 9090
+KUBE_API_PORTS = (443, 6443)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Topology:
+    """Who runs in the namespace (pod selectors) and which outside ends it talks to."""
+
+    api: dict[str, str]
+    """API pods."""
+    consumer: dict[str, str]
+    """Consumer pods."""
+    postgres: dict[str, str]
+    """PostgreSQL pods (StatefulSet or CloudNativePG instances)."""
+    kafka: dict[str, str]
+    """Kafka broker/controller pods."""
+    db_clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Further pods that connect to PostgreSQL by name (migrations, retention, backup, pgadmin, ...)."""
+    kafka_clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Further pods that connect to Kafka's client port by name (e.g. the topic-init Job)."""
+    redis: dict[str, str] | None = None
+    """Redis pods (None: no Redis)."""
+    prometheus: dict[str, str] | None = None
+    """Prometheus pods (None: no monitoring)."""
+    scrape_targets: dict[str, tuple[dict[str, str], tuple[int, ...]]] = field(default_factory=dict)
+    """Further metrics endpoints by name: (pod selector, ports); API, consumer and CNPG are built in."""
+    grafana: dict[str, str] | None = None
+    """Grafana pods (reads Prometheus and PostgreSQL)."""
+    ingress_controller_namespace: str = "ingress-nginx"
+    """Namespace of the ingress controller that forwards to the API."""
+    ingress_controller_pods: dict[str, str] | None = None
+    """Labels of the ingress controller pods (None: any pod of that namespace)."""
+    cnpg_operator_namespace: str | None = None
+    """Namespace of the CloudNativePG operator (None: PostgreSQL is a plain StatefulSet)."""
+    api_server_cidr: str | None = None
+    """Where the Kubernetes API server is, for pods that call it (CNPG instances, Prometheus)."""
+    prometheus_uses_api: bool = False
+    """Prometheus discovers targets through the Kubernetes API (needs `api_server_cidr`)."""
+    object_storage_cidr: str | None = None
+    """IP range of the backup object store (None: no backups leave the cluster)."""
+    object_storage_ports: tuple[int, ...] = (443,)
+    """Ports of the object store."""
+    object_storage_clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Pods that write to / read from the object store, by name (backup jobs)."""
+
+
+def log_aggregator_rules(t: Topology) -> tuple[AllowRule, ...]:
+    """The system's allowed connections (pure data; see docs/architecture.md for the ports)."""
+    api, consumer = Peer(name="api", pods=t.api), Peer(name="consumer", pods=t.consumer)
+    postgres, kafka = Peer(name="postgres", pods=t.postgres), Peer(name="kafka", pods=t.kafka)
+    cnpg = t.cnpg_operator_namespace is not None
+    db_ports = (POSTGRES_PORT,)
+    rules = [
+        AllowRule(source=Peer(name="ingress-controller",
+                              namespace={"kubernetes.io/metadata.name": t.ingress_controller_namespace},
+                              pods=t.ingress_controller_pods),
+                  destination=api, ports=(API_PORT,)),
+        AllowRule(source=api, destination=postgres, ports=db_ports),
+        AllowRule(source=consumer, destination=postgres, ports=db_ports),
+        AllowRule(source=api, destination=kafka, ports=(KAFKA_CLIENT_PORT,)),
+        AllowRule(source=consumer, destination=kafka, ports=(KAFKA_CLIENT_PORT,)),
+        AllowRule(source=kafka, destination=kafka, ports=(KAFKA_CLIENT_PORT, KAFKA_CONTROLLER_PORT)),
+    ]
+    rules += [AllowRule(source=Peer(name=n, pods=s), destination=postgres, ports=db_ports)
+              for n, s in sorted(t.db_clients.items())]
+    rules += [AllowRule(source=Peer(name=n, pods=s), destination=kafka, ports=(KAFKA_CLIENT_PORT,))
+              for n, s in sorted(t.kafka_clients.items())]
+    if cnpg:
+        rules += [
+            AllowRule(source=postgres, destination=postgres, ports=(POSTGRES_PORT, CNPG_STATUS_PORT)),
+            AllowRule(source=Peer(name="cnpg-operator", namespace={
+                "kubernetes.io/metadata.name": str(t.cnpg_operator_namespace)}),
+                destination=postgres, ports=(CNPG_STATUS_PORT, POSTGRES_PORT)),
+        ]
+    if t.redis is not None:
+        rules.append(AllowRule(source=api, destination=Peer(name="redis", pods=t.redis),
+                               ports=(REDIS_PORT,)))
+    api_clients: dict[str, dict[str, str]] = {}
+    if cnpg:
+        api_clients["postgres"] = t.postgres
+    if t.prometheus is not None:
+        prometheus = Peer(name="prometheus", pods=t.prometheus)
+        targets = {"api": (t.api, (API_PORT,)), "consumer": (t.consumer, (CONSUMER_METRICS_PORT,)),
+                   **({"postgres": (t.postgres, (CNPG_METRICS_PORT,))} if cnpg else {}),
+                   **t.scrape_targets}
+        rules += [AllowRule(source=prometheus, destination=Peer(name=n, pods=s), ports=ports)
+                  for n, (s, ports) in targets.items()]
+        if t.grafana is not None:
+            rules.append(AllowRule(source=Peer(name="grafana", pods=t.grafana), destination=prometheus,
+                                   ports=(PROMETHEUS_PORT,)))
+        if t.prometheus_uses_api:
+            api_clients["prometheus"] = t.prometheus
+    if t.grafana is not None:
+        rules.append(AllowRule(source=Peer(name="grafana", pods=t.grafana), destination=postgres,
+                               ports=db_ports))
+    if api_clients and t.api_server_cidr:
+        rules += [AllowRule(source=Peer(name=n, pods=s),
+                            destination=Peer(name="kube-apiserver", cidr=t.api_server_cidr),
+                            ports=KUBE_API_PORTS) for n, s in api_clients.items()]
+    if t.object_storage_cidr:
+        rules += [AllowRule(source=Peer(name=n, pods=s),
+                            destination=Peer(name="object-storage", cidr=t.object_storage_cidr),
+                            ports=t.object_storage_ports)
+                  for n, s in sorted(t.object_storage_clients.items())]
+    return tuple(rules)
+
+
 class NetworkPolicies(pulumi.ComponentResource):
     """Default-deny ingress and egress for a namespace, DNS egress, and the declared allow rules."""
 
