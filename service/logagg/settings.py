@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9090, ge=1, le=65535)
     consumer_max_batch_records: int = Field(default=5000, ge=1)
     consumer_poll_timeout_ms: int = Field(default=500, ge=1)
+    consumer_session_timeout_ms: int = Field(
+        default=45_000, ge=6000, description="Kafka group session timeout: how soon a dead consumer's partitions move"
+    )
     retention_days: int = Field(default=14, ge=1)
     partition_days_ahead: int = Field(
         default=2, ge=1, description="future days for which records are accepted and partitions kept"
