@@ -70,6 +70,8 @@ class KafkaPublisher:
             # so the producer gives up on it no later than the HTTP request does.
             "delivery_timeout_ms": max(timeout_ms, request_timeout_ms + 10),
             "max_block_ms": timeout_ms,
+            # The first connection (at construction) is part of the same request budget.
+            "bootstrap_timeout_ms": max(1_000, timeout_ms // 2),
             "retry_backoff_ms": 200,
             "reconnect_backoff_max_ms": 2_000,
             **self._settings.kafka_security_options(),
@@ -90,9 +92,9 @@ class KafkaPublisher:
         Raises KafkaUnavailable when Kafka does not acknowledge within the configured timeout.
         """
         messages = chunk_messages(records, self._settings.kafka_max_message_bytes)
-        producer = self._get_producer()
         deadline = time.monotonic() + self._settings.kafka_produce_timeout_seconds
         started = time.perf_counter()
+        producer = self._get_producer()
         try:
             futures = [producer.send(self._settings.kafka_topic, value=m) for m in messages]
             producer.flush(timeout=max(0.0, deadline - time.monotonic()))
