@@ -51,6 +51,7 @@ class ConsumerSettings(Protocol):
     metrics_port: int
     consumer_max_batch_records: int
     consumer_poll_timeout_ms: int
+    consumer_session_timeout_ms: int
 
     def database_dsn(self) -> str: ...
     def kafka_servers(self) -> list[str]: ...
@@ -85,6 +86,7 @@ class LogConsumer:
                     client_id="logagg-consumer",
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
+                    session_timeout_ms=self._settings.consumer_session_timeout_ms,
                     **self._settings.kafka_security_options(),
                 )
             except KafkaError as exc:

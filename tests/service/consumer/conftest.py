@@ -153,6 +153,8 @@ def start_consumer(
             LOGAGG_KAFKA_CONSUMER_GROUP=group,
             LOGAGG_METRICS_PORT=str(_free_port()),
             LOGAGG_LOG_LEVEL="info",
+            # the broker's minimum: a crashed consumer's partitions move to its successor quickly
+            LOGAGG_CONSUMER_SESSION_TIMEOUT_MS="6000",
         )
         env.update(extra_env)
         proc = ConsumerProcess(env, tmp_path / f"consumer-{len(started)}.log")
