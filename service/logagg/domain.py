@@ -222,7 +222,8 @@ class Bucket:
 
 
 class _WindowSettings(Protocol):
-    retention_days: int
+    @property
+    def retention_days(self) -> int: ...
 
 
 def ingest_window(now: datetime, settings: _WindowSettings) -> tuple[datetime, datetime]:

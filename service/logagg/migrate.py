@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict
-from yoyo import get_backend, read_migrations
-from yoyo.backends.base import DatabaseBackend
-from yoyo.migrations import MigrationList
+from yoyo import get_backend, read_migrations  # type: ignore[import-untyped]
+from yoyo.backends.base import DatabaseBackend  # type: ignore[import-untyped]
+from yoyo.migrations import MigrationList  # type: ignore[import-untyped]
 
 _CANDIDATE_DIRS = (
     Path(__file__).resolve().parents[2] / "migrations",

@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 class RetentionSettings(Protocol):
     """The settings retention reads."""
 
-    retention_days: int
-    partition_days_ahead: int
+    @property
+    def retention_days(self) -> int: ...
+    @property
+    def partition_days_ahead(self) -> int: ...
 
     def database_dsn(self) -> str: ...
 

@@ -23,9 +23,9 @@ from types import FrameType
 from typing import Any, Protocol
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from kafka.errors import CommitFailedError, KafkaError  # type: ignore[import-untyped]
+from kafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from prometheus_client import start_http_server
 
 from logagg.consumer import metrics
@@ -43,15 +43,22 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 class ConsumerSettings(Protocol):
-    """The settings the consumer reads."""
+    """The settings the consumer reads (read-only, so ``Settings`` with narrower types conforms)."""
 
-    env: str
-    kafka_topic: str
-    kafka_consumer_group: str
-    metrics_port: int
-    consumer_max_batch_records: int
-    consumer_poll_timeout_ms: int
-    consumer_session_timeout_ms: int
+    @property
+    def env(self) -> str: ...
+    @property
+    def kafka_topic(self) -> str: ...
+    @property
+    def kafka_consumer_group(self) -> str: ...
+    @property
+    def metrics_port(self) -> int: ...
+    @property
+    def consumer_max_batch_records(self) -> int: ...
+    @property
+    def consumer_poll_timeout_ms(self) -> int: ...
+    @property
+    def consumer_session_timeout_ms(self) -> int: ...
 
     def database_dsn(self) -> str: ...
     def kafka_servers(self) -> list[str]: ...
