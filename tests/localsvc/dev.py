@@ -71,9 +71,9 @@ def run() -> int:
             file=sys.stderr,
         )
         return 1
-    signal.signal(
-        signal.SIGTERM, _raise_keyboard_interrupt
-    )  # `kill` stops cleanly, like Ctrl-C
+    # Ctrl-C works even when started with SIGINT ignored (`make dev &`); `kill` stops cleanly too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     database_url = os.environ.get("DATABASE_URL")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     local = LocalServices.load()
@@ -162,7 +162,7 @@ def _print_banner(keys: str) -> None:
         f"API key: {key}   (kept in {API_KEY_FILE.relative_to(REPO_ROOT)}; override with LOGAGG_API_KEYS)\n"
         f"try:\n"
         f"  curl -sS -X POST {base}/v1/logs -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-        f'       -d \'{{"records": [{{"service": "demo", "level": "info", "message": "hello"}}]}}\'\n'
+        f'       -d \'{{"logs": [{{"service": "demo", "level": "info", "message": "hello"}}]}}\'\n'
         f"  curl -sS '{base}/v1/logs?service=demo' -H 'Authorization: Bearer {key}'\n"
         f"Ctrl-C stops everything.\n",
         flush=True,
