@@ -77,6 +77,10 @@ def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | Non
     since = since if since is not None else f.since
     until = until if until is not None else f.until
     parts: list[sql.Composable] = [sql.SQL("TRUE")]
+    if _has_nul(f):
+        # PostgreSQL text cannot hold NUL, so nothing stored can equal such a value (and sending
+        # it would be a driver error, i.e. a 500 for user input).
+        return sql.SQL("FALSE")
     if since is not None:
         parts.append(sql.SQL("ts >= {}").format(sql.Literal(since)))
     if until is not None:
@@ -89,7 +93,7 @@ def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | Non
     if f.q and f.q.strip():
         parts.append(
             sql.SQL("to_tsvector('simple', message) @@ websearch_to_tsquery('simple', {})").format(
-                sql.Literal(f.q)
+                sql.Literal(f.q.replace("\x00", " "))
             )
         )
     for key, value in f.attrs:
@@ -98,6 +102,11 @@ def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | Non
     if f.trace_id:
         parts.append(sql.SQL("trace_id = {}").format(sql.Literal(f.trace_id)))
     return sql.SQL(" AND ").join(parts)
+
+
+def _has_nul(f: LogFilter) -> bool:
+    values = [*f.services, *(v for pair in f.attrs for v in pair), f.trace_id or ""]
+    return any("\x00" in v for v in values)
 
 
 def _row_to_record(row: tuple[Any, ...]) -> LogRecord:

@@ -14,13 +14,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-
 from logagg.domain import LEVELS, LogFilter, LogRecord
 from logagg.store.logs import histogram
 from logagg.store.partitions import ensure_partitions, partition_day
 from logagg.store.writer import insert_records
 
-_WORDS = "connection reset timeout user login request failed retry cache miss disk queue worker order payment".split()
+_WORDS = ["connection", "reset", "timeout", "user", "login", "request", "failed", "retry", "cache", "miss", "disk", "queue", "worker", "order", "payment"]
+
+
+_RAW_COPY = "COPY logs (ts, id, service, level, message, attributes, trace_id, span_id) FROM STDIN (FORMAT BINARY)"
 
 
 def realistic_records(n: int, start: datetime, rng: random.Random) -> list[LogRecord]:
@@ -47,13 +49,10 @@ def raw_copy(conn: psycopg.Connection[Any], records: list[LogRecord], batch: int
     """COPY straight into logs, one transaction per batch; returns rows/s."""
     began = time.perf_counter()
     for i in range(0, len(records), batch):
-        with conn.transaction(), conn.cursor() as cur:
-            with cur.copy(
-                "COPY logs (ts, id, service, level, message, attributes, trace_id, span_id) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["timestamptz", "text", "text", "text", "text", "jsonb", "text", "text"])
-                for r in records[i : i + batch]:
-                    copy.write_row((r.ts, r.id, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id))
+        with conn.transaction(), conn.cursor() as cur, cur.copy(_RAW_COPY) as copy:
+            copy.set_types(["timestamptz", "text", "text", "text", "text", "jsonb", "text", "text"])
+            for r in records[i : i + batch]:
+                copy.write_row((r.ts, r.id, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id))
     return len(records) / (time.perf_counter() - began)
 
 

@@ -71,6 +71,15 @@ def test_odd_full_text_input_never_raises(conn: psycopg.Connection[Any], corpus:
     _ids(conn, corpus, q=q)
 
 
+def test_nul_characters_in_filters_match_nothing_instead_of_failing(
+    conn: psycopg.Connection[Any], corpus: dict[str, Any]
+) -> None:
+    assert _ids(conn, corpus, q="peer\x00reset") == {"a", "d"}
+    assert _ids(conn, corpus, attrs=(("user\x00", "alice"),)) == set()
+    assert _ids(conn, corpus, trace_id="trace\x00") == set()
+    assert search_logs(conn, LogFilter(services=("a\x00",)), limit=5).items == []
+
+
 def test_since_is_inclusive_and_until_exclusive(conn: psycopg.Connection[Any], corpus: dict[str, Any]) -> None:
     assert _ids(conn, corpus, since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3)) == {"b", "c"}
 
