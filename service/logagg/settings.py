@@ -41,6 +41,13 @@ class SecretFileSource(PydanticBaseSettingsSource):
         """Unused: values are produced in bulk by __call__."""
         return None, field_name, False
 
+    def _key(self, name: str) -> str:
+        """The input key that wins for this field (its first alias, when it has aliases)."""
+        alias = self.settings_cls.model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            return alias.choices[0]
+        return name
+
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name in SECRET_FIELDS:
@@ -49,7 +56,7 @@ class SecretFileSource(PydanticBaseSettingsSource):
             if not path:
                 continue
             try:
-                values[name] = Path(path).read_text(encoding="utf-8").strip()
+                values[self._key(name)] = Path(path).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ValueError(f"{env_name}: cannot read {path}: {exc.strerror}") from None
         return values
