@@ -108,7 +108,7 @@ class KafkaBroker:
         jvm_options: Sequence[str] = QUICK_START_JVM,
     ) -> None:
         self._owns_dir = work_dir is None
-        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="logagg-kafka-"))
+        self.work_dir = Path(work_dir or processes.make_temp_dir("logagg-kafka-"))
         self.port = port or processes.free_port()
         self.controller_port = controller_port or processes.free_port()
         while self.controller_port == self.port:

@@ -9,7 +9,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -57,7 +56,7 @@ class PostgresServer:
         database: str = "logagg",
     ) -> None:
         self._owns_dir = base_dir is None
-        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="logagg-pg-"))
+        self.base_dir = Path(base_dir or processes.make_temp_dir("logagg-pg-"))
         self.port = port or processes.free_port()
         self.persistent = persistent
         # fsync off is fine for disposable test data and makes DDL-heavy tests much faster.

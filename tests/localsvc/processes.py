@@ -10,9 +10,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +51,21 @@ def _stop_all() -> None:
     for server in servers:
         with contextlib.suppress(Exception):  # best effort: PDEATHSIG is the backstop
             server.stop()
+
+
+def make_temp_dir(prefix: str) -> Path:
+    """A new temp dir tagged with our pid; removes same-prefix dirs whose owner died (e.g. SIGKILLed pytest)."""
+    tmp = Path(tempfile.gettempdir())
+    for stale in tmp.glob(f"{prefix}*"):
+        try:
+            owner = int((stale / ".owner-pid").read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if not pid_alive(owner):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    (path / ".owner-pid").write_text(str(os.getpid()))
+    return path
 
 
 def free_port() -> int:
