@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,7 +73,7 @@ def _attr_documents(key: str, value: str) -> list[str]:
     return docs
 
 
-def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | None = None) -> sql.Composed:
+def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | None = None) -> sql.Composable:
     """The WHERE clause for ``f`` (time bounds overridable), with literals bound safely."""
     since = since if since is not None else f.since
     until = until if until is not None else f.until
@@ -131,17 +132,25 @@ def search_logs(
     order: Order = "desc",
     cursor: str | None = None,
 ) -> Page:
-    """One page of matching records ordered by (ts, id); raises ``InvalidCursor`` for a bad cursor."""
+    """One page of matching records ordered by (ts, id); raises ``InvalidCursor`` for a bad cursor.
+
+    With a cursor, ``f.since``/``f.until`` are replaced by the window pinned in the cursor.
+    """
     if order not in ("asc", "desc"):
         raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    where = _where(f)
-    if cursor is not None:
-        cts, cid = decode_cursor(cursor, order)
+    if cursor is None:
+        where = _where(f)
+    else:
+        pos = decode_cursor(cursor, order)
+        # The walk keeps the window of its first page (see logagg.store.cursor).
+        f = replace(f, since=pos.since, until=pos.until)
         op = sql.SQL("<" if order == "desc" else ">")
         # Row comparison matches the (ts, id) ordering exactly, so pages neither overlap nor skip.
-        where = sql.SQL("{} AND (ts, id) {} ({}, {})").format(where, op, sql.Literal(cts), sql.Literal(cid))
+        where = sql.SQL("{} AND (ts, id) {} ({}, {})").format(
+            _where(f), op, sql.Literal(pos.ts), sql.Literal(pos.id)
+        )
     direction = sql.SQL("DESC" if order == "desc" else "ASC")
     query = sql.SQL("SELECT {} FROM logs WHERE {} ORDER BY ts {d}, id {d} LIMIT {}").format(
         _COLUMNS, where, sql.Literal(limit + 1), d=direction
@@ -151,7 +160,7 @@ def search_logs(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = encode_cursor(order, last.ts, last.id)
+        next_cursor = encode_cursor(order, last.ts, last.id, since=f.since, until=f.until)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -180,7 +189,7 @@ def _minute_split(
     return (lo, hi), edges
 
 
-def _counts_where(f: LogFilter, lo: datetime | None, hi: datetime | None) -> sql.Composed:
+def _counts_where(f: LogFilter, lo: datetime | None, hi: datetime | None) -> sql.Composable:
     parts: list[sql.Composable] = [sql.SQL("TRUE")]
     if lo is not None:
         parts.append(sql.SQL("minute >= {}").format(sql.Literal(lo)))

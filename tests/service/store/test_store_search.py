@@ -150,6 +150,32 @@ def test_pagination_has_no_duplicates_or_gaps_while_ingesting(
     assert seen_ids <= {r.id for r in original} | {r.id for r in concurrent}
 
 
+def test_a_cursor_keeps_the_window_of_the_first_page(conn: psycopg.Connection[Any]) -> None:
+    """A relative range ("last hour") resolves later on every request; the walk must not lose its tail."""
+    service = unique_service("window")
+    base = utc(2026, 11, 22, 12)
+    records = [make_record(service, base + timedelta(minutes=i)) for i in range(10)]
+    store(conn, records)
+    first = search_logs(
+        conn, LogFilter(services=(service,), since=base, until=base + timedelta(minutes=10)), limit=4
+    )
+    assert first.next_cursor is not None
+    # the next request's window has moved 5 minutes on
+    moved = LogFilter(services=(service,), since=base + timedelta(minutes=5), until=base + timedelta(minutes=15))
+    rest = _page_through_from(conn, moved, first.next_cursor)
+    assert [r.id for r in first.items + rest] == [r.id for r in reversed(records)]
+
+
+def _page_through_from(conn: psycopg.Connection[Any], f: LogFilter, cursor: str) -> list[LogRecord]:
+    seen: list[LogRecord] = []
+    next_cursor: str | None = cursor
+    while next_cursor is not None:
+        page = search_logs(conn, f, limit=4, cursor=next_cursor)
+        seen.extend(page.items)
+        next_cursor = page.next_cursor
+    return seen
+
+
 def test_cursor_for_another_order_is_rejected(conn: psycopg.Connection[Any], corpus: dict[str, Any]) -> None:
     page = search_logs(conn, LogFilter(services=(corpus["api"],)), limit=1, order="desc")
     assert page.next_cursor is not None
