@@ -83,6 +83,53 @@ def ensure_jars() -> Path:
     return libs
 
 
+def formatted_template() -> Path:
+    """Empty KRaft storage formatted once per jar cache (StorageTool costs a JVM start)."""
+    libs = ensure_jars()
+    template = libs.parent / "formatted-data"
+    if (template / "meta.properties").exists():
+        return template
+    with open(libs.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (template / "meta.properties").exists():
+            return template
+        staging = Path(tempfile.mkdtemp(prefix="format-", dir=libs.parent))
+        props = staging / "format.properties"
+        props.write_text(
+            "process.roles=broker,controller\nnode.id=1\n"
+            "controller.quorum.voters=1@127.0.0.1:9093\ncontroller.listener.names=CONTROLLER\n"
+            "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"
+            f"log.dirs={staging / 'data'}\n"
+        )
+        # What `StorageTool random-uuid` prints (url-safe base64 of 16 random bytes).
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [
+                java_executable(),
+                f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+                "-cp",
+                f"{libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise RuntimeError(
+                f"kafka storage format failed:\n{result.stdout}\n{result.stderr}"
+            )
+        (staging / "data").rename(template)
+        shutil.rmtree(staging)
+    return template
+
+
 def java_executable() -> str:
     """`java` from JAVA_HOME or $PATH (Java 17+)."""
     java_home = os.environ.get("JAVA_HOME")
@@ -159,7 +206,9 @@ class KafkaBroker:
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            # Static voters (not --standalone): then formatted storage records no controller
+            # address, so one formatted template can be copied for every broker (no JVM per format).
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "controller.listener.names": "CONTROLLER",
@@ -175,36 +224,12 @@ class KafkaBroker:
         )
 
     def prepare(self) -> None:
-        """Fetch jars (cached), write server.properties, format storage on first use."""
+        """Fetch jars (cached), write server.properties, copy formatted storage on first use."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        classpath = self._classpath()
         self._write_properties()
         if (self.data_dir / "meta.properties").exists():
             return
-        # What `StorageTool random-uuid` prints (url-safe base64 of 16 random bytes), minus a JVM start.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(
-            [
-                java_executable(),
-                f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(self._properties),
-                "--standalone",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"kafka storage format failed:\n{result.stdout}\n{result.stderr}"
-            )
+        shutil.copytree(formatted_template(), self.data_dir)
 
     def launch(self) -> None:
         """Start the JVM (call from a long-lived thread, see processes.spawn)."""
