@@ -143,7 +143,9 @@ class LogRecord:
 def encode_batch(records: Iterable[LogRecord]) -> bytes:
     """Encode records as one Kafka message value (UTF-8 JSON ``{"v": 1, "records": [...]}``)."""
     payload = {"v": WIRE_VERSION, "records": [r.to_wire() for r in records]}
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII escapes: always valid UTF-8, even for a lone surrogate that json.loads let through
+    # (the consumer then isolates such a record instead of dead-lettering the whole message).
+    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def decode_batch(value: bytes | None) -> list[LogRecord]:
