@@ -55,12 +55,22 @@ def test_consumes_commits_and_shuts_down_cleanly_on_sigterm(
 ) -> None:
     service = unique_service("flow")
     send_batches(producer, topic, _batches(service, 6, 100, client_ids=True))
+    backup_done = datetime(2026, 11, 29, 3, 15, tzinfo=UTC)
+    with psycopg.connect(consumer_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM backup_runs")
+        conn.execute(
+            "INSERT INTO backup_runs (kind, finished_at, ok) VALUES ('backup', %s, true), ('verify', %s, false)",
+            (backup_done, backup_done),
+        )
     consumer = start_consumer()
     wait_for(lambda: count_rows(consumer_dsn, service) == (600, 600), "600 rows in PostgreSQL")
     assert counted(consumer_dsn, service) == 600
     wait_for(lambda: consumer.metric("logagg_consumer_records_total") == 600, "records metric")
     wait_for(lambda: committed_offsets(kafka_bootstrap, start_consumer.group) == {0: 3, 1: 3}, "offset commit")  # type: ignore[attr-defined]
     wait_for(lambda: consumer.metric('logagg_consumer_lag{partition="0"}') == 0, "lag gauge")
+    assert consumer.metric("logagg_backup_last_success_timestamp_seconds") == backup_done.timestamp()
+    assert consumer.metric("logagg_restore_verify_ok") == 0
+    assert consumer.metric("logagg_restore_verify_last_success_timestamp_seconds") == 0
 
     assert consumer.terminate() == 0
     assert "leaving the group" in consumer.output()
