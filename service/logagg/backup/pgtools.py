@@ -81,6 +81,6 @@ def database_name(dsn: str) -> str:
 
 def with_database(dsn: str, dbname: str) -> str:
     """The same connection parameters pointing at another database."""
-    params = {k: v for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
     params["dbname"] = dbname
     return make_conninfo(**params)

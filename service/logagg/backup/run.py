@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import IO
 
 from . import catalog
 from .manifest import Manifest, backup_id_for
@@ -23,10 +24,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def stderr_tail(handle: tempfile._TemporaryFileWrapper[bytes] | object, limit: int = 2000) -> str:
+def stderr_tail(handle: IO[bytes], limit: int = 2000) -> str:
     """The last `limit` characters a child wrote to its stderr file."""
-    handle.seek(0)  # type: ignore[attr-defined]
-    return handle.read().decode(errors="replace")[-limit:].strip()  # type: ignore[attr-defined]
+    handle.seek(0)
+    return handle.read().decode(errors="replace")[-limit:].strip()
 
 
 def run_backup(

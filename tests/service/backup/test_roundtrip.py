@@ -7,7 +7,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -132,14 +135,44 @@ def test_failed_pg_dump_leaves_no_object_and_records_failure(
     assert [(kind, ok) for kind, ok, _ in backup_runs(backup_env)] == [("backup", False)]
 
 
-def test_cli_refuses_restore_without_target_and_unknown_backup(
-    backup_env: str, capsys: pytest.CaptureFixture[str]
+def test_cli_refuses_bad_usage_with_exit_code_2(
+    backup_env: str,
+    bucket: BackupBucket,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert cli.main(["restore"]) == 2
     assert "--target-database-url" in capsys.readouterr().err
+    monkeypatch.setenv("LOGAGG_ENV", "prod")
+    monkeypatch.setenv("LOGAGG_BACKUP_BUCKET", "")
+    assert cli.main(["run"]) == 2
+    assert "LOGAGG_BACKUP_BUCKET is required when LOGAGG_ENV=prod" in capsys.readouterr().err
+    monkeypatch.setenv("LOGAGG_ENV", "dev")
+    monkeypatch.setenv("LOGAGG_BACKUP_BUCKET", bucket.location.bucket)
     assert cli.main(["restore", "--backup-id", "20200101T000000Z", "--target-database-url", backup_env]) == 2
     assert "no backup '20200101T000000Z'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         cli.main(["verify", "--backup-id", "yesterday"])
     assert exc.value.code == 2
     assert "invalid backup id 'yesterday'" in capsys.readouterr().err
+
+
+def test_both_entry_points_run_as_processes(
+    backup_env: str, bucket: BackupBucket, newest_ts: datetime
+) -> None:
+    """`python -m logagg backup ...` (the image's command) and `python -m logagg.backup ...`."""
+    ingest(backup_env, make_records(50, newest=newest_ts))
+    service_dir = Path(__file__).resolve().parents[3] / "service"
+    env = {**os.environ, "PYTHONPATH": str(service_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "logagg", "backup", "run"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    backup_id = json.loads(done.stdout.strip().splitlines()[-1])["backup_id"]
+    listed = subprocess.run(
+        [sys.executable, "-m", "logagg.backup", "list"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["backup_id"] for line in listed.stdout.splitlines()] == [backup_id]
