@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.publisher = publisher
         app.state.limiter = TokenBucketLimiter(active.rate_limit_per_second, active.rate_limit_burst)
+        if active.redis_url is not None:
+            # Not implemented yet: each replica enforces its own buckets (limit x replicas overall).
+            log.warning("LOGAGG_REDIS_URL is set but rate limits are kept per replica in memory")
         log.info(
             "api started",
             extra={"env": active.env, "api_keys": active.api_keys.key_ids, "topic": active.kafka_topic},

@@ -10,6 +10,14 @@ from pythonjsonlogger.json import JsonFormatter
 _FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+class _DropColorMessage(logging.Filter):
+    """uvicorn attaches an ANSI-coloured copy of its message; JSON logs do not want it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True
+
+
 def configure_logging(level: str = "info") -> None:
     """Send every log record to stderr as one JSON object per line; idempotent."""
     handler = logging.StreamHandler(sys.stderr)
@@ -24,6 +32,7 @@ def configure_logging(level: str = "info") -> None:
     for old in list(root.handlers):
         if getattr(old, "_logagg", False):
             root.removeHandler(old)
+    handler.addFilter(_DropColorMessage())
     handler._logagg = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
