@@ -143,7 +143,7 @@ class Backups(pulumi.ComponentResource):
     """Scheduled logical backups with verified restores, plus WAL archiving/PITR on CloudNativePG."""
 
     backup_cronjob_name: pulumi.Output[str]
-    """CronJob running `backup run --prune` (`<name>-run`)."""
+    """CronJob running `backup run --prune` (named like the component)."""
     verify_cronjob_name: pulumi.Output[str]
     """CronJob running `backup verify` (`<name>-verify`)."""
     credentials_secret_name: pulumi.Output[str]
@@ -262,10 +262,10 @@ class Backups(pulumi.ComponentResource):
         ]
         return spec
 
-    def _cronjob(self, role: str, schedule: str, pod: dict[str, Any]) -> pulumi.Output[str]:
+    def _cronjob(self, job_name: str, schedule: str, pod: dict[str, Any]) -> pulumi.Output[str]:
         a = self._args
-        job_name = f"{self._name}-{role}"
-        labels = {**self._labels, "app.kubernetes.io/component": f"backup-{role}"}
+        # Both CronJobs carry component=backup (the runbooks select them with it).
+        labels = self._labels
         cron = k8s.batch.v1.CronJob(
             job_name,
             metadata={"name": job_name, "namespace": a.namespace, "labels": labels},
@@ -292,7 +292,7 @@ class Backups(pulumi.ComponentResource):
     # ---- logical dumps ---------------------------------------------------------------------
     def _create_backup_cronjob(self, service_account: pulumi.Output[str]) -> pulumi.Output[str]:
         container = self._backup_container("backup", ["run", "--prune"])
-        return self._cronjob("run", self._args.schedule,
+        return self._cronjob(self._name, self._args.schedule,
                              self._pod_spec(service_account, [container]))
 
     def _create_verify_cronjob(self, service_account: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -307,7 +307,7 @@ class Backups(pulumi.ComponentResource):
         volumes = [kx.empty_dir("scratch-data", a.scratch_storage),
                    kx.empty_dir("scratch-run", "16Mi"), kx.empty_dir("scratch-tmp", "256Mi")]
         pod = self._pod_spec(service_account, [container], volumes, [scratch])
-        return self._cronjob("verify", a.verify_schedule, pod)
+        return self._cronjob(f"{self._name}-verify", a.verify_schedule, pod)
 
     # ---- CloudNativePG: WAL archiving, base backups, PITR -----------------------------------
     def _create_plugin(self, wal: WalArchivingArgs) -> list[pulumi.Resource]:

@@ -110,11 +110,12 @@ def stack_backups(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, A
 # ---- every stack -------------------------------------------------------------------------
 def test_backup_and_verify_cronjobs_on_every_stack(stack_backups) -> None:  # type: ignore[no-untyped-def]
     stack, objects, _ = stack_backups
-    backup = find(objects, "CronJob", "logagg-backup-run")
+    backup = find(objects, "CronJob", "logagg-backup")
     verify = find(objects, "CronJob", "logagg-backup-verify")
     for cron, args, schedule in ((backup, ["backup", "run", "--prune"], "0 2 * * *"),
                                  (verify, ["backup", "verify"], "0 5 * * *")):
         where = f"[{stack}] CronJob/{cron['metadata']['name']}"
+        assert cron["metadata"]["labels"]["app.kubernetes.io/component"] == "backup", where
         spec = cron["spec"]
         assert spec["schedule"] == schedule and spec["timeZone"] == "Etc/UTC", where
         assert spec["concurrencyPolicy"] == "Forbid", where

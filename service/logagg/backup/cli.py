@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--backup-id", type=_backup_id, help="default: the latest backup")
     restore.add_argument(
         "--target-database-url",
+        "--target-dsn",
+        dest="target_database_url",
         default=os.environ.get("LOGAGG_BACKUP_RESTORE_TARGET_URL"),
         help="DSN of the database to restore into (env LOGAGG_BACKUP_RESTORE_TARGET_URL); "
         "should be empty unless --clean",
