@@ -128,7 +128,7 @@ class LogConsumer:
         """Write until it succeeds (True) or a stop is requested while PostgreSQL is down (False)."""
         assert self._consumer is not None
         backoff = 0.5
-        paused: list[TopicPartition] = []
+        paused = False
         try:
             while True:
                 started = time.perf_counter()
@@ -139,20 +139,15 @@ class LogConsumer:
                         log.warning("stopping with an unwritten batch; Kafka will redeliver it")
                         return False
                     log.warning("PostgreSQL write failed; retrying", extra={"error": str(exc), "backoff_s": backoff})
-                    if not paused:
-                        paused = list(self._consumer.assignment())
-                        self._consumer.pause(*paused)
-                    # poll (not sleep) so heartbeats and max.poll.interval keep our group membership
-                    self._consumer.poll(timeout_ms=int(backoff * 1000))
+                    paused = True
+                    self._wait_paused(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
                 metrics.DB_WRITE_DURATION.observe(time.perf_counter() - started)
                 break
         finally:
-            assigned = self._consumer.assignment()
-            still_ours = [tp for tp in paused if tp in assigned]
-            if still_ours:
-                self._consumer.resume(*still_ours)
+            if paused:
+                self._consumer.resume(*self._consumer.assignment())
         metrics.CONSUMER_RECORDS.inc(result.records)
         for dl in result.dead_letters:
             metrics.DEAD_LETTERS.labels(reason=dl.reason.split(":", 1)[0]).inc()
@@ -163,6 +158,22 @@ class LogConsumer:
         if self._crash_after_commit:
             os._exit(CRASH_EXIT_CODE)
         return True
+
+    def _wait_paused(self, seconds: float) -> None:
+        """Wait with the partitions paused; returns early on stop.
+
+        ``poll`` (not sleep) keeps heartbeats and max.poll.interval happy, so we keep our partitions;
+        short slices let SIGTERM end the wait within half a second.
+        """
+        assert self._consumer is not None
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self._consumer.pause(*self._consumer.assignment())
+            polled = self._consumer.poll(timeout_ms=int(min(0.5, max(0.0, deadline - time.monotonic())) * 1000))
+            # A rebalance inside poll can hand us new, unpaused partitions whose records come back
+            # right away: rewind them, or the next batch would skip (and later commit past) them.
+            for tp, records in polled.items():
+                self._consumer.seek(tp, records[0].offset)
 
     def _commit(self, messages: Sequence[KafkaMessage]) -> None:
         """Commit the offsets after the last message of each partition in the batch."""
