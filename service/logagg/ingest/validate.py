@@ -195,6 +195,8 @@ def _validate_one(
 
     if errors.total != before or ts is None:
         return None
+    # No problem was recorded, so the required fields are strings (narrowing for the type checker).
+    assert isinstance(service, str) and isinstance(message, str)
     return LogRecord(
         id=record_id if record_id is not None else new_record_id(),
         ts=ts,
