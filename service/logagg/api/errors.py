@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from logagg import metrics
 from logagg.domain import InvalidCursor, TooManyBuckets
@@ -187,6 +188,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    # The client is gone (nobody reads this answer); not a server error worth a traceback.
+    log.info("client disconnected while sending the body")
+    return error_response(request, 400, "bad_request", "client disconnected before the body ended")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler on the app (unexpected exceptions: see the middleware)."""
     app.add_exception_handler(ApiError, _api_error)
@@ -197,3 +204,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TooManyBuckets, _too_many_buckets)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
