@@ -66,8 +66,10 @@ def volumes(files: SecretFiles) -> list[dict[str, Any]]:
 
 def volume_mounts(files: SecretFiles) -> list[dict[str, Any]]:
     """Mounts matching `volumes`."""
-    mounts = [{"name": "secrets", "mountPath": kx.SERVICE_SECRETS_DIR, "readOnly": True},
-              {"name": "tmp", "mountPath": "/tmp"}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "secrets", "mountPath": kx.SERVICE_SECRETS_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     if files.db_ca_secret is not None:
         mounts.append({"name": "db-ca", "mountPath": kx.DB_CA_DIR, "readOnly": True})
     return mounts

@@ -54,7 +54,7 @@ class ServiceImage(pulumi.ComponentResource):
                 f"{name}-build",
                 context={"location": args.context},
                 dockerfile={"location": args.dockerfile},
-                platforms=list(args.platforms),
+                platforms=[docker_build.Platform(p) for p in args.platforms],
                 tags=[f"{args.repository}:{args.tag}"],
                 push=True,
                 opts=pulumi.ResourceOptions(parent=self),
