@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -17,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from tests.localsvc import processes
+from tests.localsvc.kafka import cache_root
 
 PG_SYSTEM_USER = "postgres"
 
@@ -35,6 +38,58 @@ def pg_bindir() -> Path:
     raise FileNotFoundError(
         "PostgreSQL binaries not found; run `make sysdeps` (apt-get install postgresql)"
     )
+
+
+def initdb_template(bindir: Path) -> Path:
+    """An initdb'ed empty cluster cached per PostgreSQL version; copying it beats initdb on a busy box."""
+    version = bindir.parent.name
+    template = cache_root() / f"postgres-{version}-template"
+    if (template / "PG_VERSION").exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with open(template.parent / f".postgres-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (template / "PG_VERSION").exists():
+            return template
+        run_as = PG_SYSTEM_USER if os.geteuid() == 0 else None
+        # initdb runs as `postgres`, which cannot enter root's ~/.cache: build under /tmp, then copy.
+        scratch = Path(tempfile.mkdtemp(prefix="logagg-initdb-"))
+        try:
+            if run_as:
+                entry = pwd.getpwnam(run_as)
+                os.chown(scratch, entry.pw_uid, entry.pw_gid)
+            cmd = [
+                str(bindir / "initdb"),
+                "-D",
+                str(scratch / "data"),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ]
+            result = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                user=run_as,
+                group=run_as,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(
+                    f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                )
+            staging = Path(tempfile.mkdtemp(prefix="template-", dir=template.parent))
+            shutil.copytree(scratch / "data", staging / "data", symlinks=True)
+            (staging / "data").rename(template)
+            staging.rmdir()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return template
 
 
 class PostgresServer:
@@ -103,7 +158,7 @@ class PostgresServer:
         return PG_SYSTEM_USER if os.geteuid() == 0 else None
 
     def prepare(self) -> None:
-        """Create the cluster on first use (initdb); safe to call again."""
+        """Create the cluster on first use (a copy of the cached initdb template); safe to call again."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if (self.data_dir / "PG_VERSION").exists():
@@ -114,26 +169,13 @@ class PostgresServer:
             for path in (self.base_dir, self.socket_dir):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             self.base_dir.chmod(0o755)
-        cmd = [
-            str(self._bindir / "initdb"),
-            "-D",
-            str(self.data_dir),
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "--no-sync",
-        ]
-        result = subprocess.run(
-            cmd, capture_output=True, text=True, user=run_as, group=run_as, check=False
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"initdb failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-            )
+        template = initdb_template(self._bindir)
+        shutil.copytree(template, self.data_dir, symlinks=True)
+        if run_as:
+            entry = pwd.getpwnam(run_as)
+            for root, dirs, files in os.walk(self.data_dir):
+                for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+                    os.lchown(name, entry.pw_uid, entry.pw_gid)
 
     def launch(self) -> None:
         """Start the postmaster (call from a long-lived thread, see processes.spawn)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,11 +33,14 @@ def start_concurrently(*servers: Startable) -> None:
     spawned them (PR_SET_PDEATHSIG) and worker threads end when the pool closes.
     """
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
-        for future in [pool.submit(server.prepare) for server in servers]:
+        preparing = {pool.submit(server.prepare): server for server in servers}
+        waiting = []
+        for future in as_completed(preparing):  # launch each as soon as it is prepared
             future.result()
-        for server in servers:
+            server = preparing[future]
             server.launch()
-        for future in [pool.submit(server.wait_ready) for server in servers]:
+            waiting.append(pool.submit(server.wait_ready))
+        for future in waiting:
             future.result()
 
 
