@@ -107,10 +107,10 @@ class BackupsArgs:
     """S3-compatible endpoint (None = AWS S3)."""
     region: str = "us-east-1"
     """S3 region."""
-    access_key_id: pulumi.Input[str]
-    """S3 access key id (secret config)."""
-    secret_access_key: pulumi.Input[str]
-    """S3 secret access key (secret config)."""
+    access_key_id: pulumi.Input[str] | None = None
+    """S3 access key id (secret config); None = the pods' cloud identity (IRSA, workload identity)."""
+    secret_access_key: pulumi.Input[str] | None = None
+    """S3 secret access key (secret config); set together with `access_key_id`."""
     schedule: str = "0 2 * * *"
     """Cron schedule (UTC) of `backup run` + `backup prune`."""
     verify_schedule: str = "0 5 * * *"
@@ -147,7 +147,7 @@ class Backups(pulumi.ComponentResource):
     verify_cronjob_name: pulumi.Output[str]
     """CronJob running `backup verify` (`<name>-verify`)."""
     credentials_secret_name: pulumi.Output[str]
-    """Secret with the S3 keys (`access-key-id`, `secret-access-key`)."""
+    """Secret with the S3 keys (`access-key-id`, `secret-access-key`); '' with cloud identity."""
     object_store_name: pulumi.Output[str]
     """barman-cloud ObjectStore ('' without WAL archiving)."""
     recovery_cluster_name: pulumi.Output[str]
@@ -156,6 +156,8 @@ class Backups(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackupsArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("logagg:index:Backups", name, None, opts)
+        if (args.access_key_id is None) != (args.secret_access_key is None):
+            raise ValueError(f"Backups {name}: set both S3 keys or neither (cloud identity)")
         if args.recovery is not None:
             if args.wal_archiving is None:
                 raise ValueError(f"Backups {name}: recovery needs wal_archiving (the WAL archive)")
@@ -164,7 +166,9 @@ class Backups(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._labels = kx.labels("logagg", "backup", name)
-        self.credentials_secret_name = self._create_credentials()
+        credentials = self._create_credentials()
+        self._credentials = credentials
+        self.credentials_secret_name = credentials or pulumi.Output.from_input("")
         service_account = self._create_service_account()
         self.backup_cronjob_name = self._create_backup_cronjob(service_account)
         self.verify_cronjob_name = self._create_verify_cronjob(service_account)
@@ -188,8 +192,10 @@ class Backups(pulumi.ComponentResource):
     def _meta(self, name: str) -> dict[str, Any]:
         return {"name": name, "namespace": self._args.namespace, "labels": self._labels}
 
-    def _create_credentials(self) -> pulumi.Output[str]:
+    def _create_credentials(self) -> pulumi.Output[str] | None:
         a = self._args
+        if a.access_key_id is None or a.secret_access_key is None:
+            return None
         secret = k8s.core.v1.Secret(
             f"{self._name}-s3",
             metadata=self._meta(f"{self._name}-s3"),
@@ -222,15 +228,17 @@ class Backups(pulumi.ComponentResource):
             {"name": "LOGAGG_BACKUP_BUCKET", "value": a.bucket},
             {"name": "LOGAGG_BACKUP_PREFIX", "value": a.prefix},
             {"name": "LOGAGG_BACKUP_S3_REGION", "value": a.region},
-            {"name": "LOGAGG_BACKUP_S3_ACCESS_KEY_ID_FILE", "value": f"{S3_SECRETS_DIR}/{S3_KEY_ID}"},
-            {"name": "LOGAGG_BACKUP_S3_SECRET_ACCESS_KEY_FILE",
-             "value": f"{S3_SECRETS_DIR}/{S3_SECRET_KEY}"},
             {"name": "LOGAGG_BACKUP_KEEP_DAILY", "value": str(a.keep_daily)},
             {"name": "LOGAGG_BACKUP_KEEP_WEEKLY", "value": str(a.keep_weekly)},
             {"name": "LOGAGG_BACKUP_RPO_HOURS", "value": str(a.rpo_hours)},
         ]
         if a.endpoint_url:
             env.append({"name": "LOGAGG_BACKUP_S3_ENDPOINT_URL", "value": a.endpoint_url})
+        if self._credentials is not None:
+            env += [{"name": "LOGAGG_BACKUP_S3_ACCESS_KEY_ID_FILE",
+                     "value": f"{S3_SECRETS_DIR}/{S3_KEY_ID}"},
+                    {"name": "LOGAGG_BACKUP_S3_SECRET_ACCESS_KEY_FILE",
+                     "value": f"{S3_SECRETS_DIR}/{S3_SECRET_KEY}"}]
         return env
 
     def _backup_container(self, container_name: str, args: list[str],
@@ -240,8 +248,9 @@ class Backups(pulumi.ComponentResource):
             name=container_name, image=a.image, command="backup", files=self._files(),
             resources=a.resources, uid=a.uid, env=[*self._env(), *(extra_env or [])])
         spec["args"] = ["backup", *args]
-        spec["volumeMounts"] = [*spec["volumeMounts"],
-                                {"name": "backup-s3", "mountPath": S3_SECRETS_DIR, "readOnly": True}]
+        if self._credentials is not None:
+            spec["volumeMounts"] = [*spec["volumeMounts"], {
+                "name": "backup-s3", "mountPath": S3_SECRETS_DIR, "readOnly": True}]
         return spec
 
     def _pod_spec(self, service_account: pulumi.Output[str], containers: list[dict[str, Any]],
@@ -254,12 +263,10 @@ class Backups(pulumi.ComponentResource):
         spec = service_pod.pod_spec(service_account=service_account, containers=containers,
                                     files=self._files(), uid=a.uid, restart_policy="Never",
                                     extra=extra)
-        spec["volumes"] = [
-            *spec["volumes"],
-            {"name": "backup-s3", "secret": {"secretName": self.credentials_secret_name,
-                                             "defaultMode": 0o440}},
-            *(extra_volumes or []),
-        ]
+        spec["volumes"] = [*spec["volumes"], *(extra_volumes or [])]
+        if self._credentials is not None:
+            spec["volumes"].append({"name": "backup-s3", "secret": {
+                "secretName": self._credentials, "defaultMode": 0o440}})
         return spec
 
     def _cronjob(self, job_name: str, schedule: str, pod: dict[str, Any]) -> pulumi.Output[str]:
@@ -338,7 +345,7 @@ class Backups(pulumi.ComponentResource):
             metadata=self._meta(store_name),
             spec=object_store_spec(
                 destination_path=wal.destination_path, retention=wal.retention,
-                credentials_secret=self.credentials_secret_name, endpoint_url=a.endpoint_url),
+                credentials_secret=self._credentials, endpoint_url=a.endpoint_url),
             opts=pulumi.ResourceOptions(parent=self, depends_on=plugin),
         )
         return store.metadata.apply(lambda _: store_name)
@@ -386,15 +393,21 @@ def object_store_name(cluster_name: str) -> str:
 
 
 def object_store_spec(*, destination_path: str, retention: str,
-                      credentials_secret: pulumi.Input[str],
+                      credentials_secret: pulumi.Input[str] | None,
                       endpoint_url: str | None) -> dict[str, Any]:
-    """`ObjectStore.spec`: where barman-cloud writes, with which keys, kept for how long."""
-    configuration: dict[str, Any] = {
-        "destinationPath": destination_path,
-        "s3Credentials": {
+    """`ObjectStore.spec`: where barman-cloud writes, with which keys, kept for how long.
+
+    Without a credentials Secret the plugin uses the pod's cloud identity (IAM role).
+    """
+    credentials: dict[str, Any] = {"inheritFromIAMRole": True}
+    if credentials_secret is not None:
+        credentials = {
             "accessKeyId": {"name": credentials_secret, "key": S3_KEY_ID},
             "secretAccessKey": {"name": credentials_secret, "key": S3_SECRET_KEY},
-        },
+        }
+    configuration: dict[str, Any] = {
+        "destinationPath": destination_path,
+        "s3Credentials": credentials,
         "wal": {"compression": "gzip", "maxParallel": 4},
         "data": {"compression": "gzip", "jobs": 2},
     }

@@ -293,3 +293,18 @@ def test_recovery_fragments() -> None:
     assert recovery_external_cluster("src", "store")["plugin"]["parameters"] == {
         "barmanObjectName": "store", "serverName": "src"}
     assert "serverName" not in wal_archiving_plugin("store")["parameters"]
+
+
+def test_without_static_keys_pods_and_barman_use_the_cloud_identity() -> None:
+    args = args_for(stack_config("prod"), access_key_id=None, secret_access_key=None)
+    objects, _ = build(lambda: Backups("logagg-backup", args))
+    assert of_kind(objects, "Secret") == []
+    for cron in of_kind(objects, "CronJob"):
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert "backup-s3" not in {v["name"] for v in pod["volumes"]}, cron["metadata"]["name"]
+        assert not any(k.startswith("LOGAGG_BACKUP_S3_ACCESS") for k in env_of(pod["containers"][0]))
+    (store,) = of_kind(objects, "ObjectStore")
+    assert store["spec"]["configuration"]["s3Credentials"] == {"inheritFromIAMRole": True}
+    assert validate.errors(store, validate.OLDEST_K8S) == []
+    with pytest.raises(ValueError, match="both S3 keys or neither"):
+        Backups("x", args_for(stack_config("prod"), access_key_id=None))
