@@ -152,6 +152,8 @@ class Backups(pulumi.ComponentResource):
     """barman-cloud ObjectStore ('' without WAL archiving)."""
     recovery_cluster_name: pulumi.Output[str]
     """Cluster recovered to `recovery.target_time` ('' when no recovery is configured)."""
+    selector: dict[str, str]
+    """Labels selecting the backup and verify pods (for NetworkPolicies: PostgreSQL + object store)."""
 
     def __init__(self, name: str, args: BackupsArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -166,6 +168,7 @@ class Backups(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._labels = kx.labels("logagg", "backup", name)
+        self.selector = kx.selector_labels("logagg", "backup", name)
         credentials = self._create_credentials()
         self._credentials = credentials
         self.credentials_secret_name = credentials or pulumi.Output.from_input("")
