@@ -15,6 +15,9 @@ KAFKA_IMAGE = "apache/kafka:4.1.2"
 CLIENT_PORT = 9092
 CONTROLLER_PORT = 9093
 DATA_DIR = "/var/lib/kafka/data"
+LOG_DIR = f"{DATA_DIR}/logs"
+"""Kafka's log.dirs: a subdirectory, because a volume root may hold `lost+found`, which Kafka
+would refuse as a malformed partition directory."""
 NODE_START = 'export KAFKA_NODE_ID="${HOSTNAME##*-}"; exec /etc/kafka/docker/run'
 """Container command: node id = pod ordinal (kafka-2 → 2), then the image's own entrypoint."""
 
@@ -81,7 +84,7 @@ def broker_env(name: str, namespace: str, nodes: int, heap: str) -> list[dict[st
         "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
         "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
         "KAFKA_CONTROLLER_QUORUM_VOTERS": quorum_voters(name, namespace, nodes),
-        "KAFKA_LOG_DIRS": DATA_DIR,
+        "KAFKA_LOG_DIRS": LOG_DIR,
         "KAFKA_DEFAULT_REPLICATION_FACTOR": str(rf),
         "KAFKA_MIN_INSYNC_REPLICAS": str(isr),
         "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": str(rf),
