@@ -22,6 +22,12 @@ def _tables(dsn: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _indexes(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'logs'").fetchall()
+    return {r[0] for r in rows}
+
+
 def _functions(dsn: str) -> set[str]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
@@ -45,8 +51,11 @@ def test_up_down_up(fresh_database: str) -> None:
     assert [mid for mid, applied in migrate.status(fresh_database) if applied] == []
     applied = migrate.apply(fresh_database)
     assert applied == [mid for mid, _ in migrate.status(fresh_database)]
-    assert len(applied) >= 3
+    assert len(applied) >= 4
     assert OWN_TABLES <= _tables(fresh_database)
+    assert {"logs_service_level_ts_idx", "logs_message_fts_idx", "logs_attributes_idx", "logs_trace_id_idx"} <= (
+        _indexes(fresh_database)
+    )
     _smoke(fresh_database)
 
     rolled_back = migrate.rollback(fresh_database, steps=None)
@@ -63,7 +72,8 @@ def test_apply_is_idempotent_and_rollback_steps_one_at_a_time(fresh_database: st
     applied = migrate.apply(fresh_database)
     assert migrate.apply(fresh_database) == []
     assert migrate.rollback(fresh_database, steps=1) == [applied[-1]]
-    assert "backup_runs" not in _tables(fresh_database)
+    assert [mid for mid, done in migrate.status(fresh_database) if not done] == [applied[-1]]
+    _smoke(fresh_database)  # the previous schema version still works
     assert migrate.apply(fresh_database) == [applied[-1]]
 
 

@@ -2,8 +2,10 @@
 
 Query strategy:
 - search: the filter becomes a WHERE clause; ``ORDER BY ts, id`` (both directions) walks the
-  primary key (ts, id) or the (service, ts, id) index and stops after ``limit + 1`` rows;
-  ``since``/``until`` prune partitions. Full text uses ``websearch_to_tsquery('simple', q)``,
+  primary key (ts, id) and stops after ``limit + 1`` rows; ``since``/``until`` prune partitions.
+  With a service filter (and no text/attribute/trace filter) each (service, level) pair reads its
+  own ordered range of the (service, level, ts, id) index and the results are merged, so a rare
+  combination costs as little as a frequent one. Full text uses ``websearch_to_tsquery('simple', q)``,
   which accepts any input (unbalanced quotes, stray operators) without raising, so user text
   never causes a 500.
 - histogram / services: when the filter uses only time, service and level, whole minutes are
@@ -35,6 +37,8 @@ from logagg.domain import (
 )
 from logagg.store.cursor import decode_cursor, encode_cursor
 
+#: Above this many (service, level) pairs a search is one plain query instead of merged ranges.
+MAX_MERGED_RANGES = 60
 #: Upper bound on histogram buckets; the API picks intervals well below it.
 MAX_BUCKETS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,10 +91,10 @@ def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | Non
     if until is not None:
         parts.append(sql.SQL("ts < {}").format(sql.Literal(until)))
     if f.services:
-        parts.append(sql.SQL("service = ANY({}::text[])").format(sql.Literal(list(f.services))))
+        parts.append(_any("service", f.services))
     levels = f.effective_levels()
     if levels:
-        parts.append(sql.SQL("level = ANY({}::text[])").format(sql.Literal(list(levels))))
+        parts.append(_any("level", levels))
     if f.q and f.q.strip():
         parts.append(
             sql.SQL("to_tsvector('simple', message) @@ websearch_to_tsquery('simple', {})").format(
@@ -103,6 +107,13 @@ def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | Non
     if f.trace_id:
         parts.append(sql.SQL("trace_id = {}").format(sql.Literal(f.trace_id)))
     return sql.SQL(" AND ").join(parts)
+
+
+def _any(column: str, values: tuple[str, ...]) -> sql.Composable:
+    """``column = value`` for one value (a btree range that keeps index order), else ``= ANY``."""
+    if len(values) == 1:
+        return sql.SQL("{} = {}").format(sql.Identifier(column), sql.Literal(values[0]))
+    return sql.SQL("{} = ANY({}::text[])").format(sql.Identifier(column), sql.Literal(list(values)))
 
 
 def _has_nul(f: LogFilter) -> bool:
@@ -140,20 +151,37 @@ def search_logs(
         raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    if cursor is None:
-        where = _where(f)
-    else:
+    after: sql.Composable = sql.SQL("TRUE")
+    if cursor is not None:
         pos = decode_cursor(cursor, order)
         # The walk keeps the window of its first page (see logagg.store.cursor).
         f = replace(f, since=pos.since, until=pos.until)
         op = sql.SQL("<" if order == "desc" else ">")
         # Row comparison matches the (ts, id) ordering exactly, so pages neither overlap nor skip.
-        where = sql.SQL("{} AND (ts, id) {} ({}, {})").format(
-            _where(f), op, sql.Literal(pos.ts), sql.Literal(pos.id)
-        )
+        after = sql.SQL("(ts, id) {} ({}, {})").format(op, sql.Literal(pos.ts), sql.Literal(pos.id))
     direction = sql.SQL("DESC" if order == "desc" else "ASC")
-    query = sql.SQL("SELECT {} FROM logs WHERE {} ORDER BY ts {d}, id {d} LIMIT {}").format(
-        _COLUMNS, where, sql.Literal(limit + 1), d=direction
+    levels = f.effective_levels() or LEVELS
+    if f.services and not f.needs_raw_rows and len(f.services) * len(levels) <= MAX_MERGED_RANGES:
+        # One ordered range of the (service, level, ts, id) index per pair, each stopping after
+        # limit + 1 rows, merged: bounded work however rare the combination (see migration 0004).
+        parts = [
+            sql.SQL("(SELECT {} FROM logs WHERE {} AND {} ORDER BY ts {d}, id {d} LIMIT {})").format(
+                _COLUMNS,
+                _where(replace(f, services=(service,), levels=(level,), min_level=None)),
+                after,
+                sql.Literal(limit + 1),
+                d=direction,
+            )
+            for service in f.services
+            for level in levels
+        ]
+        source: sql.Composable = sql.SQL("({}) AS pairs").format(sql.SQL(" UNION ALL ").join(parts))
+        where: sql.Composable = sql.SQL("TRUE")
+    else:
+        source = sql.SQL("logs")
+        where = sql.SQL("{} AND {}").format(_where(f), after)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY ts {d}, id {d} LIMIT {}").format(
+        _COLUMNS, source, where, sql.Literal(limit + 1), d=direction
     )
     rows = conn.execute(query).fetchall()
     items = [_row_to_record(r) for r in rows[:limit]]
@@ -196,10 +224,10 @@ def _counts_where(f: LogFilter, lo: datetime | None, hi: datetime | None) -> sql
     if hi is not None:
         parts.append(sql.SQL("minute < {}").format(sql.Literal(hi)))
     if f.services:
-        parts.append(sql.SQL("service = ANY({}::text[])").format(sql.Literal(list(f.services))))
+        parts.append(_any("service", f.services))
     levels = f.effective_levels()
     if levels:
-        parts.append(sql.SQL("level = ANY({}::text[])").format(sql.Literal(list(levels))))
+        parts.append(_any("level", levels))
     return sql.SQL(" AND ").join(parts)
 
 
