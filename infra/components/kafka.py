@@ -41,8 +41,8 @@ class KafkaArgs:
     resources: kx.ResourceSpec = field(default_factory=lambda: kx.ResourceSpec(
         cpu_request="250m", memory_request="1Gi", cpu_limit="1", memory_limit="1Gi"))
     """Requests/limits per node."""
-    heap: str = "512m"
-    """JVM heap (-Xms/-Xmx); keep it about half the memory limit (page cache does the rest)."""
+    heap: str | None = None
+    """JVM heap (-Xms/-Xmx); None = half the memory limit (the page cache does the rest)."""
     uid: int = kx.NON_ROOT_UID
     """uid/gid the pods run as."""
 
@@ -55,6 +55,21 @@ def replication_factor(nodes: int) -> int:
 def min_insync_replicas(nodes: int) -> int:
     """min.insync.replicas: RF − 1, at least 1 (one replica may be down without blocking acks=all)."""
     return max(1, replication_factor(nodes) - 1)
+
+
+_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024, "M": 1e6 / 2**20,
+          "G": 1e9 / 2**20}
+
+
+def heap_for(memory_limit: str) -> str:
+    """Half of a memory quantity as a JVM size (`2Gi` → `1024m`), at least 256m."""
+    for unit, mebibytes in sorted(_UNITS.items(), key=lambda u: -len(u[0])):
+        if memory_limit.endswith(unit):
+            total = float(memory_limit[: -len(unit)]) * mebibytes
+            break
+    else:
+        total = float(memory_limit) / 2**20
+    return f"{max(256, int(total // 2))}m"
 
 
 def quorum_voters(name: str, namespace: str, nodes: int) -> str:
@@ -178,7 +193,8 @@ class Kafka(pulumi.ComponentResource):
         a, name = self._args, self._name
         cluster_id = random.RandomId(f"{name}-cluster-id", byte_length=16, opts=self._child)
         env = pulumi.Output.all(a.namespace, cluster_id.b64_url).apply(
-            lambda v: [*broker_env(name, v[0], a.nodes, a.heap),
+            lambda v: [*broker_env(name, v[0], a.nodes,
+                                   a.heap or heap_for(a.resources.memory_limit)),
                        {"name": "CLUSTER_ID", "value": v[1]}])
         pvc_spec: dict[str, object] = {
             "accessModes": ["ReadWriteOnce"],

@@ -32,6 +32,12 @@ def test_replication_factor_and_min_isr(nodes: int, rf: int, isr: int) -> None:
     assert kafka.min_insync_replicas(nodes) == isr
 
 
+@pytest.mark.parametrize(("limit", "heap"), [("2Gi", "1024m"), ("768Mi", "384m"),
+                                             ("1G", "476m"), ("256Mi", "256m")])
+def test_kafka_heap_is_half_the_memory_limit(limit: str, heap: str) -> None:
+    assert kafka.heap_for(limit) == heap
+
+
 def test_dsn_escapes_the_password_and_pins_tls() -> None:
     url = postgres.dsn("logagg", "p@ss/word", "db.ns.svc", "logagg", tls_ca_file="/ca/ca.crt")
     assert url == ("postgresql://logagg:p%40ss%2Fword@db.ns.svc:5432/logagg"

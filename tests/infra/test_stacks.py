@@ -166,6 +166,8 @@ def test_kafka_kraft_quorum_replication_and_isr(stack: render.Rendered) -> None:
     assert env["KAFKA_MIN_INSYNC_REPLICAS"] == str(isr)
     assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
     assert env["CLUSTER_ID"] and len(env["CLUSTER_ID"]) == 22
+    heap = {"dev": "384m", "staging": "512m", "prod": "1024m"}[stack.stack]
+    assert env["KAFKA_HEAP_OPTS"] == f"-Xms{heap} -Xmx{heap}"
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert {"/var/lib/kafka/data", "/opt/kafka/config", "/opt/kafka/logs", "/tmp"} <= mounts
     headless = stack.find("Service", "logagg-kafka-headless")
