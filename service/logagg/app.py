@@ -19,7 +19,7 @@ from logagg.api.errors import install_error_handlers
 from logagg.api.middleware import ApiMiddleware
 from logagg.api.routes import api_router
 from logagg.ingest.publisher import KafkaPublisher
-from logagg.ratelimit import TokenBucketLimiter
+from logagg.ratelimit import RateLimiter, RedisTokenBucketLimiter, TokenBucketLimiter
 from logagg.schemas import IngestEnvelope, IngestRecord
 from logagg.settings import Settings, get_settings
 
@@ -45,6 +45,17 @@ def _pool(settings: Settings) -> ConnectionPool:
         open=False,
         name="logagg-api",
     )
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    """Shared buckets in Redis when configured, else this replica's own."""
+    if settings.redis_url is not None:
+        return RedisTokenBucketLimiter(
+            settings.redis_url.get_secret_value(),
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        )
+    return TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -78,10 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.pool = pool
         app.state.publisher = publisher
-        app.state.limiter = TokenBucketLimiter(active.rate_limit_per_second, active.rate_limit_burst)
-        if active.redis_url is not None:
-            # Not implemented yet: each replica enforces its own buckets (limit x replicas overall).
-            log.warning("LOGAGG_REDIS_URL is set but rate limits are kept per replica in memory")
+        app.state.limiter = _limiter(active)
         log.info(
             "api started",
             extra={"env": active.env, "api_keys": active.api_keys.key_ids, "topic": active.kafka_topic},
@@ -89,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.limiter.close()
             await run_in_threadpool(publisher.close)
             await run_in_threadpool(pool.close)
             log.info("api stopped")

@@ -7,7 +7,11 @@ database, so a test can ingest over HTTP and then query the stored records.
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -17,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from kafka.admin import KafkaAdminClient, NewTopic
 from logagg.app import create_app
@@ -154,3 +159,71 @@ def fetch_all(
         cursor = body["next_cursor"]
         if cursor is None:
             return items
+
+
+def _redis_server_binary() -> str:
+    """Path of redis-server; installs the Debian package when missing (as the project provisions)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if shutil.which("apt-get") is None:
+        raise RuntimeError("redis-server is missing and apt-get is unavailable: install redis-server")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "redis-server"], check=True, env=env)
+    found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("apt-get installed redis-server but it is not on PATH")
+    return found
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port (no persistence), stoppable and restartable."""
+
+    def __init__(self) -> None:
+        self.binary = _redis_server_binary()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: Any = None
+
+    def start(self) -> None:
+        """Launch and wait until it answers PING."""
+        self._proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        try:
+            if not wait_for(lambda: _pings(client), timeout=20, interval=0.1):
+                raise RuntimeError("redis-server did not start")
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Terminate the server (only the process this object started)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=20)
+        self._proc = None
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis for the shared rate-limit tests."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from logagg import metrics
 from logagg.api.errors import ApiError
 from logagg.auth import Principal, Scope
-from logagg.ratelimit import TokenBucketLimiter
+from logagg.ratelimit import RateLimiter
 from logagg.settings import Settings
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
@@ -43,8 +43,8 @@ async def authorize(
     request.scope.setdefault("state", {})["key_id"] = principal.key_id
     if scope not in principal.scopes:
         raise _reject(scope, 403, "forbidden", f"this API key lacks the {scope.value!r} scope", {})
-    limiter: TokenBucketLimiter = request.app.state.limiter
-    decision = limiter.check(principal.key_id)
+    limiter: RateLimiter = request.app.state.limiter
+    decision = await limiter.acquire(principal.key_id)
     if not decision.allowed:
         raise _reject(
             scope,
