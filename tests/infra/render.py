@@ -40,6 +40,8 @@ class Rendered:
     helm_releases: list[dict[str, Any]] = field(default_factory=list)
     """Helm Release inputs (chart, version, values), normalised."""
     seconds: float = 0.0
+    depends_on: dict[str, list[str]] = field(default_factory=dict)
+    """`type::name` → names in its explicit `depends_on` (the mock engine cannot see them)."""
 
     def find(self, kind: str, name: str) -> dict[str, Any]:
         """The object of `kind` named `name` (AssertionError listing what exists otherwise)."""
@@ -104,9 +106,18 @@ def run_program(stack: str, root: Path = stacks.REPO,
     pulumi.runtime.set_all_config(config, secret_keys)
     program = root / "infra" / "__main__.py"
     cwd = os.getcwd()
+    depends_on: dict[str, list[str]] = {}
+
+    def _record_depends_on(args: pulumi.ResourceTransformationArgs) -> None:
+        deps = args.opts.depends_on if args.opts else None
+        if deps:
+            listed = deps if isinstance(deps, list) else [deps]
+            depends_on[f"{args.type_}::{args.name}"] = sorted(
+                getattr(d, "_name", repr(d)) for d in listed)
 
     @pulumi.runtime.test
     def _run() -> None:
+        pulumi.runtime.register_stack_transformation(_record_depends_on)
         os.chdir(root)  # Pulumi runs the program from the project directory
         try:
             runpy.run_path(str(program), run_name="__main__")
@@ -118,7 +129,7 @@ def run_program(stack: str, root: Path = stacks.REPO,
                      key=_sort_key)
     releases = sorted((normalise({"name": r.name, **r.inputs}) for r in mocks.of_type(HELM_RELEASE)),
                       key=lambda rel: rel["name"])
-    return Rendered(stack, mocks, objects, releases, time.perf_counter() - started)
+    return Rendered(stack, mocks, objects, releases, time.perf_counter() - started, depends_on)
 
 
 def file_name(obj: dict[str, Any]) -> str:

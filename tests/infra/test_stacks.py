@@ -188,6 +188,13 @@ def test_migrations_job_runs_migrate_with_the_dsn(stack: render.Rendered) -> Non
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
 
 
+def test_rollout_waits_for_migrations_topic_and_database(stack: render.Rendered) -> None:
+    deps = stack.depends_on
+    assert deps["logagg:index:IngestionService::logagg"] == ["logagg-kafka", "logagg-migrate"]
+    assert deps["logagg:index:Migrations::logagg-migrate"] == ["logagg-postgres"]
+    assert deps["kubernetes:batch/v1:Job::logagg-kafka-topic"] == ["logagg-kafka-statefulset"]
+
+
 def test_log_level_and_ingress_host_per_stack(stack: render.Rendered) -> None:
     levels = {"dev": "debug", "staging": "info", "prod": "warning"}
     data = stack.of_kind("ConfigMap")[0]["data"]
