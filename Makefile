@@ -38,7 +38,7 @@ test: venv sysdeps lint policy-venv promtool ## the whole suite (provisions Post
 	$(PY) -m pytest -q
 
 lint: venv ## ruff + import contracts
-	$(VENV)/bin/ruff check service infra tests policy
+	$(VENV)/bin/ruff check service infra tests policy bench
 	$(VENV)/bin/lint-imports
 
 # ---- infra: offline render of the Pulumi program (no cluster, no Pulumi CLI) --
@@ -83,6 +83,16 @@ promtool: $(PROMTOOL) ## build promtool into .tools/ (first time ~10 min) and pr
 promtool-test: promtool ## check the alert rules and run their unit tests with promtool
 	$(PROMTOOL) check rules infra/monitoring/alerts.yaml
 	$(PROMTOOL) test rules infra/monitoring/alerts_test.yaml
+
+# ---- benchmarks and reliability drills (bench/, tests/drills/) -------------
+bench-quick: venv sysdeps ## benchmarks: 1 M-row data set (cached after the first run), table + bench/results/latest.json
+	PYTHONPATH=service:. $(PY) -m bench --quick
+
+bench: venv sysdeps ## full benchmarks: 10 M rows, longer runs, 5-minute soak at 80 % of the accept rate
+	PYTHONPATH=service:. $(PY) -m bench --full
+
+drills: venv sysdeps ## reliability drills with the full budget + schemathesis (≥ 1000 cases)
+	DRILLS_BUDGET=full $(PY) -m pytest -q -p no:cacheprovider tests/drills
 
 clean: ## remove generated output
 	rm -rf build

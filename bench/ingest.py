@@ -1,0 +1,157 @@
+"""Ingest-side measurements: HTTP accept rate, end to end (HTTP → Kafka → consumer → queryable), soak."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.stack import (
+    REPO,
+    ServiceConfig,
+    ServiceProcess,
+    create_migrated_database,
+    create_topic,
+    wait_until,
+)
+
+
+def run_load(api: ServiceProcess, *args: str, log_dir: Path) -> dict[str, Any]:
+    """Run ``python -m bench.load`` as its own process against ``api``; returns its summary."""
+    env = dict(os.environ, BENCH_API_KEY=api.config.api_key,
+               PYTHONPATH=os.pathsep.join([str(REPO / "service"), str(REPO)]))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "load.log", "ab") as errors:
+        out = subprocess.run([sys.executable, "-m", "bench.load", "--url", api.url, *args], env=env, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=errors, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"load process failed ({out.returncode}); see {log_dir / 'load.log'}")
+    summary: dict[str, Any] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return summary
+
+
+def _count(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM logs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def measure_accept(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: float,
+                   concurrency: int) -> dict[str, Any]:
+    """202s/s × batch on one API worker, no consumer running (the HTTP + Kafka accept path alone)."""
+    dsn = create_migrated_database(server_dsn, "bench_accept")
+    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
+    with ServiceProcess("api", config, log_dir) as api:
+        summary = run_load(api, "--batches", "1000000", "--unique", "40", "--duration", str(seconds),
+                           "--concurrency", str(concurrency), "--tag", "accept", log_dir=log_dir)
+        rss = api.rss_bytes()
+    non_202 = {k: v for k, v in summary["statuses"].items() if k != "202"}
+    return {"accept_rows_per_s": summary["accept_rows_per_s"], "batch_size": summary["batch_size"],
+            "concurrency": concurrency, "seconds": summary["elapsed_s"], "latency_ms": summary["latency_ms"],
+            "non_202": non_202, "api_rss_mb": round(rss / 2**20, 1)}
+
+
+def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int, concurrency: int,
+                profile_dir: Path | None = None) -> dict[str, Any]:
+    """Records/s from the first POST until the last record is stored and found by GET /v1/logs."""
+    dsn = create_migrated_database(server_dsn, "bench_e2e")
+    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
+    with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
+        profilers = _start_profilers({"api": api.pid, "consumer": consumer.pid}, profile_dir)
+        summary = run_load(api, "--batches", str(batches), "--concurrency", str(concurrency), "--tag", "e2e",
+                           log_dir=log_dir)
+        total = summary["acked_records"]
+        if not wait_until(lambda: _count(dsn) >= total, timeout=600, interval=0.1):
+            raise RuntimeError(f"only {_count(dsn)} of {total} records stored after 10 minutes")
+        stored_at = time.time()
+        _stop_profilers(profilers)
+        # The last batch's last record must be answerable through the query API.
+        key = f"e2e:{batches - 1}:499"
+        with httpx.Client(base_url=api.url, timeout=30,
+                          headers={"Authorization": f"Bearer {config.api_key}"}) as client:
+            found = client.get("/v1/logs", params={"attr.bench_key": key, "since": "1h"}).json()["items"]
+        queryable_at = time.time()
+        if len(found) != 1:
+            raise RuntimeError(f"record {key} not queryable after it was stored: {found}")
+        elapsed = queryable_at - summary["first_send"]
+        lag = consumer.metric_sum("logagg_consumer_lag")
+    stored = _count(dsn)
+    return {
+        "e2e_rows_per_s": round(total / elapsed, 1), "records": total, "stored": stored,
+        "seconds": round(elapsed, 2), "accept_phase_s": summary["elapsed_s"],
+        "drain_after_last_ack_s": round(stored_at - summary["last_ack"], 2),
+        "non_202": {k: v for k, v in summary["statuses"].items() if k != "202"},
+        "consumer_lag_at_end": lag, "profiles": sorted(str(p) for p in profilers.values()) if profilers else [],
+    }
+
+
+def _start_profilers(pids: dict[str, int], profile_dir: Path | None) -> dict[subprocess.Popen[bytes], Path]:
+    """py-spy record (flame graph SVG) of each process while it runs, when ``profile_dir`` is given."""
+    if profile_dir is None:
+        return {}
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).parent / "py-spy"
+    started = {}
+    for role, pid in pids.items():
+        out = profile_dir / f"{role}.svg"
+        proc = subprocess.Popen([str(py_spy), "record", "--pid", str(pid), "--rate", "50", "--idle", "--output",
+                                 str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started[proc] = out
+    return started
+
+
+def _stop_profilers(profilers: dict[subprocess.Popen[bytes], Path]) -> None:
+    for proc in profilers:
+        proc.send_signal(2)  # SIGINT: py-spy writes the flame graph and exits
+    for proc in profilers:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def measure_soak(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: float, rows_per_s: float,
+                 concurrency: int = 4) -> dict[str, Any]:
+    """Steady load at ``rows_per_s`` for ``seconds``: errors, RSS growth of API and consumer, lag drain."""
+    dsn = create_migrated_database(server_dsn, "bench_soak")
+    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
+    rate = rows_per_s / 500
+    with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
+        env = dict(os.environ, BENCH_API_KEY=config.api_key,
+                   PYTHONPATH=os.pathsep.join([str(REPO / "service"), str(REPO)]))
+        batches = int(seconds * rate) + 1
+        load = subprocess.Popen(
+            [sys.executable, "-m", "bench.load", "--url", api.url, "--batches", str(batches), "--unique", "200",
+             "--rate", f"{rate:.3f}", "--duration", str(seconds), "--concurrency", str(concurrency), "--tag", "soak"],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        samples: list[dict[str, float]] = []
+        while load.poll() is None:
+            samples.append({"t": time.time(), "api_rss": api.rss_bytes(), "consumer_rss": consumer.rss_bytes(),
+                            "lag": consumer.metric_sum("logagg_consumer_lag") or 0.0})
+            time.sleep(5)
+        summary = json.loads((load.stdout.read() if load.stdout else b"{}").decode().strip().splitlines()[-1])
+        total = summary["acked_records"]
+        drained = wait_until(lambda: _count(dsn) >= total, timeout=300, interval=0.5)
+        lag_zero = wait_until(lambda: (consumer.metric_sum("logagg_consumer_lag") or 0.0) == 0.0, timeout=60)
+        stored = _count(dsn)
+    # Growth is measured from the first sample after warm-up (20 % into the run) to the last sample.
+    warm = samples[max(0, len(samples) // 5)] if samples else {}
+    last = samples[-1] if samples else {}
+
+    def growth(key: str) -> float | None:
+        return round((last[key] - warm[key]) / warm[key] * 100, 1) if warm and warm[key] else None
+
+    return {
+        "seconds": seconds, "target_rows_per_s": round(rows_per_s, 1),
+        "achieved_rows_per_s": summary["accept_rows_per_s"], "acked_records": total, "stored": stored,
+        "errors": {k: v for k, v in summary["statuses"].items() if k != "202"},
+        "api_rss_growth_pct": growth("api_rss"), "consumer_rss_growth_pct": growth("consumer_rss"),
+        "max_lag": max((s["lag"] for s in samples), default=0.0), "lag_returned_to_zero": drained and lag_zero,
+    }

@@ -1,0 +1,77 @@
+"""The headline figures of a run, their targets, and the printed table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: p95 targets (ms) from issue 7, stated for 10 M rows over 7 days.
+P95_TARGETS_MS = {"filtered_1h": 20.0, "fulltext_24h": 150.0, "histogram_24h_all": 100.0}
+E2E_OVER_COPY_TARGET = 0.70
+API_OVER_SQL_TARGET = 1.2
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Flat headline metrics (the names issue 7 asks for)."""
+    copy = results["copy"]["copy_rows_per_s"]
+    e2e = results["e2e"]["e2e_rows_per_s"]
+    out: dict[str, Any] = {
+        "copy_rows_per_s": copy,
+        "e2e_rows_per_s": e2e,
+        "e2e_over_copy": round(e2e / copy, 2) if copy else None,
+        "accept_rows_per_s": results["accept"]["accept_rows_per_s"],
+        "bytes_per_record": results["storage"]["bytes_per_record"],
+        "raw_json_bytes_per_record": results["storage"]["raw_json_bytes_per_record"],
+        "dataset_rows": results["storage"]["rows"],
+        "queries": {
+            name: {"api_p50_ms": q["api_ms"]["p50"], "api_p95_ms": q["api_ms"]["p95"], "api_p99_ms": q["api_ms"]["p99"],
+                   "sql_p50_ms": q["sql_ms"]["p50"], "sql_p95_ms": q["sql_ms"]["p95"], "sql_p99_ms": q["sql_ms"]["p99"],
+                   "api_over_sql": q["api_over_sql"]}
+            for name, q in results["queries"].items()
+        },
+    }
+    if "soak" in results:
+        out["soak"] = results["soak"]
+    return out
+
+
+def _verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("ok" if ok else "MISSED")
+
+
+def table(results: dict[str, Any]) -> str:
+    """Human-readable table of the run."""
+    s = results["summary"]
+    m = results["machine"]
+    lines = [
+        f"logagg benchmark — mode {results['mode']}, {s['dataset_rows']:,} rows in the query data set",
+        (f"machine: {m['cpus']} CPU ({m['cpu_model']}), {m['mem_gib']} GiB; load average at start "
+        f"{m['loadavg_at_start']}, at end {m.get('loadavg_at_end')}"),
+        "",
+        f"{'metric':<34}{'value':>14}  {'target':<12}{'':<7}",
+        f"{'copy_rows_per_s (raw COPY)':<34}{s['copy_rows_per_s']:>14,.0f}",
+        f"{'e2e_rows_per_s (HTTP→queryable)':<34}{s['e2e_rows_per_s']:>14,.0f}",
+        (f"{'e2e_over_copy':<34}{s['e2e_over_copy']:>14.2f}  {'≥ 0.70':<12}"
+        f"{_verdict(s['e2e_over_copy'] >= E2E_OVER_COPY_TARGET if s['e2e_over_copy'] is not None else None)}"),
+        f"{'accept_rows_per_s (1 API worker)':<34}{s['accept_rows_per_s']:>14,.0f}",
+        f"{'bytes_per_record (disk, +indexes)':<34}{s['bytes_per_record']:>14,.0f}",
+        f"{'raw JSON bytes per record':<34}{s['raw_json_bytes_per_record']:>14,.0f}",
+        "",
+        (f"{'query (ms)':<20}{'api p50':>9}{'p95':>9}{'p99':>9}{'sql p50':>9}{'p95':>9}{'p99':>9}"
+        f"{'api/sql':>9}  p95 target (10 M)"),
+    ]
+    for name, q in s["queries"].items():
+        target = P95_TARGETS_MS.get(name)
+        verdict = f"≤ {target:.0f} {_verdict(q['api_p95_ms'] <= target)}" if target else ""
+        ratio = q["api_over_sql"]
+        lines.append(
+            f"{name:<20}{q['api_p50_ms']:>9.1f}{q['api_p95_ms']:>9.1f}{q['api_p99_ms']:>9.1f}"
+            f"{q['sql_p50_ms']:>9.1f}{q['sql_p95_ms']:>9.1f}{q['sql_p99_ms']:>9.1f}"
+            f"{ratio if ratio is not None else float('nan'):>9.2f}  {verdict}"
+        )
+    lines.append(f"(api/sql = ratio of p50s; target ≤ {API_OVER_SQL_TARGET})")
+    if "soak" in s:
+        k = s["soak"]
+        lines += ["", (f"soak {k['seconds']:.0f}s at {k['target_rows_per_s']:,.0f} rows/s: errors {k['errors'] or 'none'}, "
+                  f"RSS growth api {k['api_rss_growth_pct']}% consumer {k['consumer_rss_growth_pct']}% (target < 10), "
+                  f"max lag {k['max_lag']:.0f}, lag back to zero: {k['lag_returned_to_zero']}")]
+    return "\n".join(lines)
