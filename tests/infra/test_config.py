@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from infra import config
 from infra.config import ConfigError
@@ -97,3 +98,38 @@ def test_the_program_itself_fails_with_the_config_error() -> None:
     """Same message through the real program (what `pulumi up` would print)."""
     with pytest.raises(ConfigError, match="'log-aggregator:kafkaPartitions' = '-1'"):
         render.run_program("staging", overrides={"kafkaPartitions": "-1"})
+
+
+def _declared() -> dict[str, dict[str, object]]:
+    project = yaml.safe_load((stacks.REPO / "Pulumi.yaml").read_text())
+    return {k.split(":", 1)[1]: v for k, v in project["config"].items()}
+
+
+def test_schema_declares_type_default_and_description() -> None:
+    for key, schema in _declared().items():
+        assert schema.get("type") in {"string", "integer", "boolean"}, key
+        assert str(schema.get("description", "")).strip(), key
+        # environment has no default on purpose: a stack must say whether it is prod.
+        assert ("default" in schema) is (key != "environment"), key
+
+
+@pytest.mark.parametrize("name", stacks.STACKS)
+def test_stack_files_only_set_declared_keys(name: str) -> None:
+    """A typo in Pulumi.<stack>.yaml would otherwise be silently ignored."""
+    stack_cfg = yaml.safe_load((stacks.REPO / f"Pulumi.{name}.yaml").read_text())["config"]
+    unknown = {k.split(":", 1)[1] for k in stack_cfg} - set(_declared())
+    assert not unknown, f"Pulumi.{name}.yaml sets undeclared keys {unknown}"
+
+
+def test_config_reads_exactly_the_declared_keys() -> None:
+    raw = raw_for("prod")
+    read: set[str] = set()
+    original = raw.get
+
+    def spy(key: str) -> str | None:
+        read.add(key)
+        return original(key)
+
+    raw.get = spy  # type: ignore[method-assign]
+    config.parse(raw)
+    assert read == set(_declared())

@@ -62,3 +62,11 @@ def test_render_diff_reports_each_object(tmp_path: Path) -> None:
     assert "-port: 1\n+port: 2\n" in text
     assert "+++ /dev/null" in text and "--- /dev/null" in text
     assert "same.yaml" not in text
+
+
+def test_render_diff_against_head_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """Checks out HEAD in a temporary worktree, renders both trees, prints a summary per stack."""
+    assert render_diff.main(["--base", "HEAD", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "# render-diff HEAD..working tree" in out
+    assert "# dev: " in out and " changed" in out
