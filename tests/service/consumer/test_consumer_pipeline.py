@@ -152,3 +152,26 @@ def test_database_outage_is_retried_without_dead_letters(
     with psycopg.connect(consumer_dsn) as conn:
         assert [dl for dl in list_dead_letters(conn, limit=1000) if dl.topic == topic] == []
     assert consumer.terminate() == 0
+
+
+def test_two_consumers_share_the_topic_and_a_killed_one_loses_nothing(
+    start_consumer: Callable[..., ConsumerProcess], producer: KafkaProducer, topic: str,
+    consumer_dsn: str, kafka_bootstrap: str,
+) -> None:
+    service = unique_service("group")
+    first, second = start_consumer(), start_consumer()
+    send_batches(producer, topic, _batches(service, 10, 40, client_ids=True))
+    wait_for(lambda: count_rows(consumer_dsn, service)[0] >= 400, "the first 400 records")
+    wait_for(lambda: len(group_description(kafka_bootstrap, start_consumer.group)["members"]) == 2, "two members")  # type: ignore[attr-defined]
+
+    first.proc.kill()  # SIGKILL: no leave-group, possibly mid-batch
+    first.wait_exit()
+    send_batches(producer, topic, _batches(service + "-later", 10, 40, client_ids=True))
+    later = service + "-later"
+    # the survivor takes over both partitions once the dead member's session expires
+    wait_for(lambda: count_rows(consumer_dsn, later)[0] >= 400, "records sent after the kill")
+    assert count_rows(consumer_dsn, service) == (400, 400)
+    assert count_rows(consumer_dsn, later) == (400, 400)
+    assert counted(consumer_dsn, service) + counted(consumer_dsn, later) == 800
+    wait_for(lambda: committed_offsets(kafka_bootstrap, start_consumer.group) == {0: 10, 1: 10}, "offsets")  # type: ignore[attr-defined]
+    assert second.terminate() == 0
