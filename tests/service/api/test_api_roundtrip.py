@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from logagg.settings import Settings
 
 from tests.service.conftest import ApiKeys, auth, fetch_all, wait_for
 
@@ -47,3 +50,25 @@ def test_ingest_then_query_round_trip(
     assert first["trace_id"] == "abcdef0123456789" and first["span_id"] == "0a1b"
     assert first["attributes"] == {"n": 0, "http": {"status": 200}}
     assert len({i["id"] for i in items}) == 5  # server-generated ids are unique
+
+
+def test_large_batch_is_split_into_messages_and_fully_stored(
+    api_client: TestClient, api_keys: ApiKeys, api_settings: Settings, pipeline_consumer: None
+) -> None:
+    service = _service()
+    ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    records = [{"service": service, "message": f"{i:06d} " + "x" * 500, "timestamp": ts}
+               for i in range(6000)]
+    body = json.dumps(records).encode()
+    assert len(body) > 3 * api_settings.kafka_max_message_bytes  # needs several Kafka messages
+    headers = auth(api_keys.ingest) | {"Content-Type": "application/json"}
+    response = api_client.post("/v1/logs", content=gzip.compress(body),
+                               headers=headers | {"Content-Encoding": "gzip"})
+    assert response.status_code == 202 and response.json() == {"accepted": 6000}
+
+    def stored() -> int:
+        body = api_client.get("/v1/services", params={"since": "10m"},
+                              headers=auth(api_keys.query)).json()
+        return sum(s["count"] for s in body["services"] if s["service"] == service)
+
+    assert wait_for(lambda: stored() == 6000, timeout=90)
