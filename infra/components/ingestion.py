@@ -102,10 +102,9 @@ class IngestionService(pulumi.ComponentResource):
         self.consumer_selector = kx.selector_labels("logagg", "consumer", name)
         keys_secret = self._create_api_keys()
         config_map = self._create_config_map()
-        sa = self._create_service_account()
-        self._create_api(config_map, sa, keys_secret)
-        self._create_consumer(config_map, sa)
-        self._create_retention(config_map, sa)
+        self._create_api(config_map, self._create_service_account("api"), keys_secret)
+        self._create_consumer(config_map, self._create_service_account("consumer"))
+        self._create_retention(config_map, self._create_service_account("retention"))
         self.url = self._create_ingress()
         self.register_outputs({
             "url": self.url, "api_service_name": self.api_service_name,
@@ -156,10 +155,11 @@ class IngestionService(pulumi.ComponentResource):
         )
         return cm.metadata.apply(lambda m: m.name)
 
-    def _create_service_account(self) -> pulumi.Output[str]:
+    def _create_service_account(self, role: str) -> pulumi.Output[str]:
+        """One ServiceAccount per workload, without an API token (none of them calls the API)."""
         sa = k8s.core.v1.ServiceAccount(
-            f"{self._name}-serviceaccount",
-            metadata=self._meta("", "api"),
+            f"{self._name}-{role}-serviceaccount",
+            metadata=self._meta(role, role),
             automount_service_account_token=False,
             opts=self._child,
         )

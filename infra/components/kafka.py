@@ -153,21 +153,24 @@ class Kafka(pulumi.ComponentResource):
         self.selector = kx.selector_labels("kafka", "broker", name)
         ns = pulumi.Output.from_input(args.namespace)
         self.bootstrap_servers = ns.apply(lambda n: bootstrap_servers(name, n, args.nodes))
-        self._create_service_account()
+        self._create_service_account("broker")
         headless = self._create_services()
         statefulset = self._create_statefulset(headless)
         self._create_pdb()
         self.topic = self._create_topic_job(statefulset)
         self.register_outputs({"bootstrap_servers": self.bootstrap_servers, "topic": self.topic})
 
-    def _create_service_account(self) -> None:
+    def _create_service_account(self, component: str) -> str:
+        """A ServiceAccount without an API token for one workload; returns its name."""
+        name = self._name if component == "broker" else f"{self._name}-{component}"
         k8s.core.v1.ServiceAccount(
-            f"{self._name}-serviceaccount",
-            metadata={"name": self._name, "namespace": self._args.namespace,
-                      "labels": self._labels},
+            f"{self._name}-{component}-serviceaccount",
+            metadata={"name": name, "namespace": self._args.namespace,
+                      "labels": kx.labels("kafka", component, self._name)},
             automount_service_account_token=False,
             opts=self._child,
         )
+        return name
 
     def _create_services(self) -> k8s.core.v1.Service:
         a, name = self._args, self._name
@@ -281,7 +284,7 @@ class Kafka(pulumi.ComponentResource):
                     "metadata": {"labels": labels},
                     "spec": {
                         "restartPolicy": "OnFailure",
-                        "serviceAccountName": name,
+                        "serviceAccountName": self._create_service_account("topic-init"),
                         "automountServiceAccountToken": False,
                         "securityContext": kx.pod_security_context(a.uid),
                         "containers": [{

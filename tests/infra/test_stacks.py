@@ -93,9 +93,16 @@ def test_api_deployment_probes_and_no_replicas(stack: render.Rendered) -> None:
         "/health/ready", 5, 5)
     keys = {t["topologyKey"] for t in spec["topologySpreadConstraints"]}
     assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
-    assert spec["serviceAccountName"] == "logagg"
-    sa = stack.find("ServiceAccount", "logagg")
+    assert spec["serviceAccountName"] == "logagg-api"
+    sa = stack.find("ServiceAccount", "logagg-api")
     assert sa["automountServiceAccountToken"] is False
+
+
+def test_one_service_account_per_workload(stack: render.Rendered) -> None:
+    accounts = [spec["serviceAccountName"] for _, spec in pod_specs(stack)]
+    assert len(accounts) == len(set(accounts)), f"[{stack.stack}] shared: {sorted(accounts)}"
+    for name in accounts:
+        assert stack.find("ServiceAccount", name)["automountServiceAccountToken"] is False
 
 
 def test_api_hpa_pdb_service(stack: render.Rendered) -> None:
