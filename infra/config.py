@@ -7,7 +7,6 @@ raises `ConfigError` naming the key and what is allowed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,7 +246,3 @@ def load() -> StackConfig:
     """Read the current stack's config through `pulumi.Config`."""
     return parse(_PulumiRaw())
 
-
-def dumps(cfg: StackConfig) -> str:
-    """A stable JSON rendering of a config (for debugging and docs)."""
-    return json.dumps(cfg.__dict__, default=lambda o: o.__dict__, sort_keys=True, indent=2)
