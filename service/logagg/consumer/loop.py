@@ -190,6 +190,11 @@ class LogConsumer:
             # and the idempotent insert absorbs the repeat.
             log.warning("offset commit rejected after a rebalance", extra={"error": str(exc)})
             return
+        except KafkaError as exc:
+            # Coordinator unreachable: the next batch's commit covers these offsets too; until then
+            # a restart would only redeliver already-stored (deduplicated) messages.
+            log.warning("offset commit failed; will be covered by the next commit", extra={"error": repr(exc)})
+            return
         metrics.CONSUMER_BATCHES.inc()
 
     def _update_lag(self) -> None:
