@@ -142,10 +142,12 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     for err in exc.errors()[:50]:
         loc = [str(part) for part in err.get("loc", ()) if part not in ("query", "header", "body")]
         details.append(ErrorDetail(field=".".join(loc) or None, problem=str(err.get("msg"))))
-    names = ", ".join(sorted({d.field for d in details if d.field})) or "request"
-    return error_response(
-        request, 422, "invalid_parameter", f"invalid value for {names}", details=details
-    )
+    if len(details) == 1 and details[0].field:
+        message = f"query parameter {details[0].field!r}: {details[0].problem}"
+    else:
+        names = ", ".join(sorted({d.field for d in details if d.field})) or "request"
+        message = f"invalid value for {names}"
+    return error_response(request, 422, "invalid_parameter", message, details=details)
 
 
 async def _invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
