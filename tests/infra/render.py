@@ -10,6 +10,7 @@ sorted keys, integers not floats, every secret value replaced by `<redacted>`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import runpy
 import shutil
@@ -42,6 +43,10 @@ class Rendered:
     seconds: float = 0.0
     depends_on: dict[str, list[str]] = field(default_factory=dict)
     """`type::name` → names in its explicit `depends_on` (the mock engine cannot see them)."""
+    exports: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs (`pulumi.export`), resolved."""
+    secret_exports: set[str] = field(default_factory=set)
+    """Names of stack outputs that are Pulumi secrets."""
 
     def find(self, kind: str, name: str) -> dict[str, Any]:
         """The object of `kind` named `name` (AssertionError listing what exists otherwise)."""
@@ -115,21 +120,40 @@ def run_program(stack: str, root: Path = stacks.REPO,
             depends_on[f"{args.type_}::{args.name}"] = sorted(
                 getattr(d, "_name", repr(d)) for d in listed)
 
+    exported: dict[str, pulumi.Output[Any]] = {}
+    exports: dict[str, Any] = {}
+    secret_exports: set[str] = set()
+    real_export = pulumi.export
+
+    def _export(name: str, value: Any) -> None:
+        exported[name] = pulumi.Output.from_input(value)
+        real_export(name, value)
+
+    async def _resolve() -> None:
+        for name, output in exported.items():
+            exports[name] = await output.future()
+            if await output.is_secret():
+                secret_exports.add(name)
+
     @pulumi.runtime.test
-    def _run() -> None:
+    def _run() -> Any:
         pulumi.runtime.register_stack_transformation(_record_depends_on)
         os.chdir(root)  # Pulumi runs the program from the project directory
+        pulumi.export = _export  # type: ignore[assignment]
         try:
             runpy.run_path(str(program), run_name="__main__")
         finally:
+            pulumi.export = real_export
             os.chdir(cwd)
+        return pulumi.Output.from_input(asyncio.ensure_future(_resolve()))
 
     _run()
     objects = sorted((normalise(r.inputs) for r in mocks.resources if _is_object(r)),
                      key=_sort_key)
     releases = sorted((normalise({"name": r.name, **r.inputs}) for r in mocks.of_type(HELM_RELEASE)),
                       key=lambda rel: rel["name"])
-    return Rendered(stack, mocks, objects, releases, time.perf_counter() - started, depends_on)
+    return Rendered(stack, mocks, objects, releases, time.perf_counter() - started, depends_on,
+                    exports, secret_exports)
 
 
 def file_name(obj: dict[str, Any]) -> str:

@@ -299,3 +299,19 @@ def test_kafka_scales_with_config() -> None:
     assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"
     assert len(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == 5
     assert r.find("PodDisruptionBudget", "logagg-kafka")["spec"]["maxUnavailable"] == 1
+
+
+def test_stack_outputs_and_credentials_only_as_secrets(stack: render.Rendered) -> None:
+    out = stack.exports
+    assert out["namespace"] == f"logagg-{stack.stack}"
+    assert out["serviceUrl"].startswith(("http://", "https://")) and out["serviceUrl"].endswith(
+        stack.find("Ingress", "logagg-api")["spec"]["rules"][0]["host"])
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", out["imageDigest"])
+    assert out["imageRef"].endswith("@" + out["imageDigest"])
+    credentials = {"databasePassword", "ingestApiKey", "queryApiKey"}
+    if stack.stack == "prod":
+        credentials.add("redisPassword")
+    assert credentials <= set(out)
+    assert stack.secret_exports == credentials, "generated credentials are exported only as secrets"
+    plain = " ".join(str(v) for k, v in out.items() if k not in stack.secret_exports)
+    assert not any(str(out[k]) in plain for k in credentials)
