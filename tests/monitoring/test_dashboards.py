@@ -24,6 +24,7 @@ EXPORTER_METRICS = {
     "kube_horizontalpodautoscaler_spec_max_replicas", "kube_horizontalpodautoscaler_spec_min_replicas",
     "kafka_topic_partition_under_replicated_partition", "kafka_topic_partition_replicas",
     "kafka_topic_partition_leader", "pg_up", "cnpg_collector_up",
+    "process_start_time_seconds",  # every prometheus_client process exports it
 }
 # Grafana's built-in variables and the values the PromQL check substitutes for them.
 PROMQL_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
