@@ -94,6 +94,8 @@ class LogConsumer:
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                     session_timeout_ms=self._settings.consumer_session_timeout_ms,
+                    # Kafka's advice: heartbeat at most every third of the session timeout
+                    heartbeat_interval_ms=min(3000, self._settings.consumer_session_timeout_ms // 3),
                     **self._settings.kafka_security_options(),
                 )
             except KafkaError as exc:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from kafka import KafkaProducer
 from logagg.consumer.loop import CRASH_ENV, CRASH_EXIT_CODE
 from logagg.domain import LogRecord, encode_batch
 from logagg.store.dead_letters import list_dead_letters
 
-from tests.localsvc import PostgresServer
+from tests.localsvc import KafkaBroker, PostgresServer
 from tests.service.consumer.conftest import (
     ConsumerProcess,
     committed_offsets,
@@ -132,8 +134,6 @@ def test_database_outage_is_retried_without_dead_letters(
     consumer_dsn: str, pg_server: PostgresServer | None,
 ) -> None:
     if pg_server is None:
-        import pytest
-
         pytest.skip("DATABASE_URL points at an external server that this test cannot stop")
     service = unique_service("outage")
     consumer = start_consumer()
@@ -175,3 +175,32 @@ def test_two_consumers_share_the_topic_and_a_killed_one_loses_nothing(
     assert counted(consumer_dsn, service) + counted(consumer_dsn, later) == 800
     wait_for(lambda: committed_offsets(kafka_bootstrap, start_consumer.group) == {0: 10, 1: 10}, "offsets")  # type: ignore[attr-defined]
     assert second.terminate() == 0
+
+
+@pytest.mark.slow
+def test_consumer_survives_a_broker_restart(
+    start_consumer: Callable[..., ConsumerProcess], topic: str, consumer_dsn: str, kafka_broker: KafkaBroker,
+) -> None:
+    service = unique_service("broker")
+    consumer = start_consumer()
+    with _producer(kafka_broker.bootstrap) as producer:
+        send_batches(producer, topic, _batches(service, 2, 10))
+    wait_for(lambda: count_rows(consumer_dsn, service)[0] == 20, "records before the restart")
+
+    kafka_broker.stop()
+    kafka_broker.start()
+    assert consumer.proc.poll() is None, "consumer died while the broker was down"
+    with _producer(kafka_broker.bootstrap) as producer:
+        send_batches(producer, topic, _batches(service + "-after", 2, 10))
+    wait_for(lambda: count_rows(consumer_dsn, service + "-after")[0] == 20, "records after the restart")
+    assert count_rows(consumer_dsn, service) == (20, 20)
+    assert consumer.terminate() == 0
+
+
+@contextmanager
+def _producer(bootstrap: str) -> Iterator[KafkaProducer]:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10)
+    try:
+        yield producer
+    finally:
+        producer.close()
