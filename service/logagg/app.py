@@ -42,6 +42,8 @@ def _pool(settings: Settings) -> ConnectionPool:
         max_size=settings.db_pool_max_size,
         kwargs={"autocommit": True, "application_name": "logagg-api"},
         configure=configure,
+        # A connection broken by a PostgreSQL restart is replaced at checkout, not served a 503.
+        check=ConnectionPool.check_connection,
         open=False,
         name="logagg-api",
     )
