@@ -281,13 +281,16 @@ class NetworkPolicies(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkPoliciesArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("logagg:index:NetworkPolicies", name, None, opts)
-        labels = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi",
+        labels: dict[str, str] = {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi",
                   "app.kubernetes.io/component": "network-policy"}
         specs = policy_specs(args)
+        # Wire-format dicts (as in every component): Any keeps mypy off the SDK's TypedDict overloads.
+        spec: Any
         for object_name, spec in specs.items():
+            metadata: Any = {"name": object_name, "namespace": args.namespace, "labels": labels}
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{object_name}",
-                metadata={"name": object_name, "namespace": args.namespace, "labels": labels},
+                metadata=metadata,
                 spec=spec,
                 opts=pulumi.ResourceOptions(parent=self),
             )

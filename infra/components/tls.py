@@ -162,8 +162,8 @@ class ServerTls(pulumi.ComponentResource):
             f"{self._name}-secret",
             metadata={"name": a.secret_name, "namespace": a.namespace, "labels": self._labels},
             type=TLS_SECRET_TYPE,
-            string_data={"tls.crt": chain, "tls.key": pulumi.Output.secret(key.private_key_pem),
-                         "ca.crt": ca_cert.cert_pem},
+            # private_key_pem is already a Pulumi secret (pulumi-tls marks it so).
+            string_data={"tls.crt": chain, "tls.key": key.private_key_pem, "ca.crt": ca_cert.cert_pem},
             opts=self._child,
         )
 
