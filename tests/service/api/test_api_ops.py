@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from logagg.app import create_app
 from logagg.settings import Settings
 
-from tests.service.conftest import ApiKeys, auth, make_settings
+from tests.localsvc import PostgresServer
+from tests.service.conftest import ApiKeys, auth, make_settings, wait_for
 
 
 def _closed_port() -> int:
@@ -182,3 +183,23 @@ def test_internal_errors_have_no_stack_trace(
     # ...but the server log has the traceback, tied to the request id.
     logged = [r for r in caplog.records if r.name == "logagg.errors"]
     assert logged and logged[0].exc_info is not None and logged[0].request_id == "req-123"  # type: ignore[attr-defined]
+
+
+def test_database_restart_gives_503_then_recovers(
+    api_client: TestClient, api_keys: ApiKeys, pg_server: PostgresServer | None
+) -> None:
+    if pg_server is None:
+        pytest.skip("DATABASE_URL points at an external server; this test restarts the local one")
+    headers = auth(api_keys.query)
+    assert api_client.get("/v1/services", headers=headers).status_code == 200
+    pg_server.stop()
+    try:
+        down = api_client.get("/v1/services", headers=headers)
+        assert down.status_code == 503 and down.json()["error"] == "database_unavailable"
+        ready = api_client.get("/health/ready")
+        assert ready.status_code == 503 and ready.json()["checks"]["postgresql"] == "unavailable"
+    finally:
+        pg_server.start()
+    # Connections broken by the restart are replaced; no request after recovery fails.
+    assert wait_for(lambda: api_client.get("/v1/services", headers=headers).status_code == 200)
+    assert all(api_client.get("/v1/services", headers=headers).status_code == 200 for _ in range(5))
