@@ -85,8 +85,10 @@ class Postgres(pulumi.ComponentResource):
             f"{name}-password", length=32, special=False, opts=self._child)
         self.password = pulumi.Output.secret(password.result)
         if args.operator:
+            # `<svc>.<ns>.svc` is always in the operator's server certificate (verify-full);
+            # the `.cluster.local` suffix depends on the cluster domain.
             self.host = pulumi.Output.from_input(args.namespace).apply(
-                lambda ns: kx.service_host(f"{name}-rw", ns))
+                lambda ns: f"{name}-rw.{ns}.svc")
             self.ca_secret_name = pulumi.Output.from_input(f"{name}-ca")
             self.selector = {"cnpg.io/cluster": name}
             self._create_cluster(self._create_operator())

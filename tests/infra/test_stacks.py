@@ -256,6 +256,7 @@ def test_replicated_stacks_use_one_cloudnativepg_cluster(
                                                      "dataDurability": "required"}
     else:
         assert "synchronous" not in spec["postgresql"]
+    assert r.exports["databaseHost"] == f"logagg-postgres-rw.logagg-{name}.svc"
     (release,) = r.helm_releases
     assert (release["chart"], release["version"]) == ("cloudnative-pg", "0.29.0")
     api = r.find("Deployment", "logagg-api")["spec"]["template"]["spec"]
