@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -70,6 +71,11 @@ class RecoveryArgs:
     """Application role."""
     owner_secret: str | None = None
     """Basic-auth Secret of the owner (the source's, so the DSN keeps working); None = generated."""
+    owner_password: pulumi.Input[str] | None = None
+    """The owner's password: when given, a DSN Secret `<cluster_name>-dsn` is created for cut-over."""
+    cutover: bool = False
+    """The recovered cluster is now the database: base backups run against it (the DSN switch is
+    the program's: point the service at `<cluster_name>-dsn` and `<cluster_name>-ca`)."""
     instances: int = 1
     """Instances of the new cluster."""
     image_name: str = "ghcr.io/cloudnative-pg/postgresql:17.6"
@@ -152,6 +158,8 @@ class Backups(pulumi.ComponentResource):
     """barman-cloud ObjectStore ('' without WAL archiving)."""
     recovery_cluster_name: pulumi.Output[str]
     """Cluster recovered to `recovery.target_time` ('' when no recovery is configured)."""
+    recovery_dsn_secret_name: pulumi.Output[str]
+    """Secret with the recovered cluster's DSN under `database-url` ('' when none)."""
     selector: dict[str, str]
     """Labels selecting the backup and verify pods (for NetworkPolicies: PostgreSQL + object store)."""
 
@@ -177,18 +185,23 @@ class Backups(pulumi.ComponentResource):
         self.verify_cronjob_name = self._create_verify_cronjob(service_account)
         self.object_store_name = pulumi.Output.from_input("")
         self.recovery_cluster_name = pulumi.Output.from_input("")
+        self.recovery_dsn_secret_name = pulumi.Output.from_input("")
         if args.wal_archiving is not None:
             plugin = self._create_plugin(args.wal_archiving)
             self.object_store_name = self._create_object_store(args.wal_archiving, plugin)
-            self._create_scheduled_backup(args.wal_archiving, plugin)
-            if args.recovery is not None:
-                self.recovery_cluster_name = self._create_recovery_cluster(args.recovery, plugin)
+            recovery = args.recovery
+            backed_up = recovery.cluster_name if recovery and recovery.cutover else None
+            self._create_scheduled_backup(args.wal_archiving, plugin, backed_up)
+            if recovery is not None:
+                self.recovery_cluster_name = self._create_recovery_cluster(recovery, plugin)
+                self.recovery_dsn_secret_name = self._create_recovery_dsn(recovery)
         self.register_outputs({
             "backup_cronjob_name": self.backup_cronjob_name,
             "verify_cronjob_name": self.verify_cronjob_name,
             "credentials_secret_name": self.credentials_secret_name,
             "object_store_name": self.object_store_name,
             "recovery_cluster_name": self.recovery_cluster_name,
+            "recovery_dsn_secret_name": self.recovery_dsn_secret_name,
         })
 
     # ---- shared ------------------------------------------------------------------------------
@@ -353,16 +366,18 @@ class Backups(pulumi.ComponentResource):
         )
         return store.metadata.apply(lambda _: store_name)
 
-    def _create_scheduled_backup(self, wal: WalArchivingArgs,
-                                 plugin: list[pulumi.Resource]) -> None:
+    def _create_scheduled_backup(self, wal: WalArchivingArgs, plugin: list[pulumi.Resource],
+                                 cluster: str | None) -> None:
+        """Base backups of the live cluster: the archived one, or the recovered one after cut-over."""
+        cluster = cluster or wal.cluster_name
         k8s.apiextensions.CustomResource(
             f"{self._name}-scheduledbackup",
             api_version="postgresql.cnpg.io/v1",
             kind="ScheduledBackup",
-            metadata=self._meta(f"{wal.cluster_name}-base"),
+            metadata=self._meta(f"{cluster}-base"),
             spec={
                 "schedule": wal.base_backup_schedule,
-                "cluster": {"name": wal.cluster_name},
+                "cluster": {"name": cluster},
                 "method": "plugin",
                 "pluginConfiguration": {"name": BARMAN_PLUGIN},
                 # Take the first base backup right away: PITR needs one before the first WAL.
@@ -387,6 +402,22 @@ class Backups(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=plugin),
         )
         return cluster.metadata.apply(lambda _: r.cluster_name)
+
+    def _create_recovery_dsn(self, r: RecoveryArgs) -> pulumi.Output[str]:
+        """The DSN the service switches to on cut-over (same role and password as the source)."""
+        if r.owner_password is None:
+            return pulumi.Output.from_input("")
+        url = pulumi.Output.all(self._args.namespace, r.owner_password).apply(
+            lambda v: recovery_dsn(r, str(v[0]), str(v[1])))
+        secret = k8s.core.v1.Secret(
+            f"{self._name}-recovery-dsn",
+            metadata={**self._meta(f"{r.cluster_name}-dsn"),
+                      "labels": kx.labels("postgres", "database", r.cluster_name)},
+            type="Opaque",
+            string_data={kx.DATABASE_URL_KEY: pulumi.Output.secret(url)},
+            opts=self._child,
+        )
+        return secret.metadata.apply(lambda m: m.name)
 
 
 # ---- pure builders ---------------------------------------------------------------------------
@@ -465,6 +496,13 @@ def check_recovery(r: RecoveryArgs, archived_cluster: str) -> None:
     if r.cluster_name in (r.source_cluster, archived_cluster):
         raise ValueError(f"restore.clusterName {r.cluster_name!r} must be a NEW cluster, not the "
                          "source or the running one")
+
+
+def recovery_dsn(r: RecoveryArgs, namespace: str, password: str) -> str:
+    """libpq URL of the recovered cluster's read-write service, verified against its own CA."""
+    host = kx.service_host(f"{r.cluster_name}-rw", namespace)
+    return (f"postgresql://{quote(r.owner)}:{quote(password, safe='')}@{host}:5432/{r.database}"
+            f"?sslmode=verify-full&sslrootcert={kx.DB_CA_DIR}/ca.crt")
 
 
 def recovery_cluster_spec(r: RecoveryArgs, object_store: str) -> dict[str, Any]:

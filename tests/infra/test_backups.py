@@ -23,7 +23,7 @@ from infra.components.backups import (
 )
 from infra.k8s import is_pinned_image
 from tests.infra import render, stacks, validate
-from tests.infra.mocks import RecordingMocks
+from tests.infra.mocks import SECRET_SIG_KEY, RecordingMocks
 
 CLUSTER = "logagg-postgres"
 WAL_RETENTION = {"staging": "7d", "prod": "30d"}
@@ -81,6 +81,15 @@ def build(factory: Callable[[], pulumi.ComponentResource]) -> tuple[list[dict[st
     objects = [render.normalise(r.inputs) for r in mocks.resources
                if r.custom and r.typ.startswith("kubernetes:") and "kind" in r.inputs]
     return objects, mocks
+
+
+def _unwrap(value: Any) -> Any:
+    """Wire value with the SDK's secret wrappers removed (to read a generated secret in a test)."""
+    if isinstance(value, dict):
+        if SECRET_SIG_KEY in value:
+            return _unwrap(value["value"])
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
 
 
 def find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -249,6 +258,28 @@ def test_pitr_config_creates_a_new_cluster_recovered_to_the_target_time() -> Non
     assert archiver["parameters"]["serverName"] == "logagg-postgres-pitr"
     assert spec["instances"] == 2 and spec["storage"] == {"size": "100Gi", "storageClass": "fast-ssd"}
     assert validate.errors(cluster, validate.OLDEST_K8S) == []
+
+
+def test_pitr_cutover_gives_a_dsn_secret_and_moves_base_backups_to_the_new_cluster() -> None:
+    cfg = stack_config("prod")
+    before, _ = build(lambda: Backups("logagg-backup", args_for(cfg, recovery=_recovery(
+        owner_password=pulumi.Output.secret("pw")))))
+    (scheduled,) = of_kind(before, "ScheduledBackup")
+    assert scheduled["spec"]["cluster"] == {"name": CLUSTER}, "no cut-over yet: the old cluster"
+    dsn = find(before, "Secret", "logagg-postgres-pitr-dsn")
+    assert dsn["stringData"] == {"database-url": render.REDACTED}
+
+    after, mocks = build(lambda: Backups("logagg-backup", args_for(cfg, recovery=_recovery(
+        owner_password=pulumi.Output.secret("pw"), cutover=True))))
+    (scheduled,) = of_kind(after, "ScheduledBackup")
+    assert scheduled["spec"]["cluster"] == {"name": "logagg-postgres-pitr"}
+    assert scheduled["metadata"]["name"] == "logagg-postgres-pitr-base"
+    # The archive (and its name) stays: the recovered cluster writes its own timeline into it.
+    assert [o["metadata"]["name"] for o in of_kind(after, "ObjectStore")] == [f"{CLUSTER}-archive"]
+    (secret,) = [r for r in mocks.resources if r.name == "logagg-backup-recovery-dsn"]
+    url = _unwrap(secret.inputs["stringData"])["database-url"]
+    assert url == ("postgresql://logagg:pw@logagg-postgres-pitr-rw.logagg-prod.svc.cluster.local:5432"
+                   "/logagg?sslmode=verify-full&sslrootcert=/etc/logagg/db-ca/ca.crt")
 
 
 def test_no_recovery_cluster_without_pitr_config() -> None:
