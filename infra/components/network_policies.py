@@ -200,9 +200,9 @@ class Topology:
     cnpg_operator_namespace: str | None = None
     """Namespace of the CloudNativePG operator (None: PostgreSQL is a plain StatefulSet)."""
     api_server_cidr: str | None = None
-    """Where the Kubernetes API server is, for pods that call it (CNPG instances, Prometheus)."""
-    prometheus_uses_api: bool = False
-    """Prometheus discovers targets through the Kubernetes API (needs `api_server_cidr`)."""
+    """Where the Kubernetes API server is, for pods that call it (CNPG instances are added themselves)."""
+    api_server_clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Pods that call the Kubernetes API by name (Prometheus service discovery, kube-state-metrics)."""
     object_storage_cidr: str | None = None
     """IP range of the backup object store (None: no backups leave the cluster)."""
     object_storage_ports: tuple[int, ...] = (443,)
@@ -242,9 +242,7 @@ def log_aggregator_rules(t: Topology) -> tuple[AllowRule, ...]:
     if t.redis is not None:
         rules.append(AllowRule(source=api, destination=Peer(name="redis", pods=t.redis),
                                ports=(REDIS_PORT,)))
-    api_clients: dict[str, dict[str, str]] = {}
-    if cnpg:
-        api_clients["postgres"] = t.postgres
+    api_clients = {**({"postgres": t.postgres} if cnpg else {}), **t.api_server_clients}
     if t.prometheus is not None:
         prometheus = Peer(name="prometheus", pods=t.prometheus)
         targets = {"api": (t.api, (API_PORT,)), "consumer": (t.consumer, (CONSUMER_METRICS_PORT,)),
@@ -255,15 +253,13 @@ def log_aggregator_rules(t: Topology) -> tuple[AllowRule, ...]:
         if t.grafana is not None:
             rules.append(AllowRule(source=Peer(name="grafana", pods=t.grafana), destination=prometheus,
                                    ports=(PROMETHEUS_PORT,)))
-        if t.prometheus_uses_api:
-            api_clients["prometheus"] = t.prometheus
     if t.grafana is not None:
         rules.append(AllowRule(source=Peer(name="grafana", pods=t.grafana), destination=postgres,
                                ports=db_ports))
     if api_clients and t.api_server_cidr:
         rules += [AllowRule(source=Peer(name=n, pods=s),
                             destination=Peer(name="kube-apiserver", cidr=t.api_server_cidr),
-                            ports=KUBE_API_PORTS) for n, s in api_clients.items()]
+                            ports=KUBE_API_PORTS) for n, s in sorted(api_clients.items())]
     if t.object_storage_cidr:
         rules += [AllowRule(source=Peer(name=n, pods=s),
                             destination=Peer(name="object-storage", cidr=t.object_storage_cidr),

@@ -34,7 +34,7 @@ def full_topology() -> npol.Topology:
         kafka_clients={"topic-init": {"app.kubernetes.io/component": "topic-init"}},
         redis={"app.kubernetes.io/name": "redis"}, prometheus=PROMETHEUS, grafana=GRAFANA,
         scrape_targets={"kafka": (KAFKA, (9404,))}, cnpg_operator_namespace="cnpg-system",
-        api_server_cidr="10.0.0.1/32", prometheus_uses_api=True, object_storage_cidr="203.0.113.0/24",
+        api_server_cidr="10.0.0.1/32", api_server_clients={"prometheus": PROMETHEUS}, object_storage_cidr="203.0.113.0/24",
         object_storage_clients={"backup": BACKUP})
 
 
