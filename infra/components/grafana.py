@@ -111,6 +111,8 @@ class Grafana(pulumi.ComponentResource):
     """kubernetes.io/basic-auth Secret of the read-only DB role (CloudNativePG managed.roles can use it)."""
     selector: dict[str, str]
     """Labels selecting the Grafana pod (for NetworkPolicies)."""
+    role_job_selector: dict[str, str]
+    """Labels selecting the read-only role Job's pod (a PostgreSQL client, for NetworkPolicies)."""
 
     def __init__(self, name: str, args: GrafanaArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -119,6 +121,8 @@ class Grafana(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self.selector = kx.selector_labels("grafana", "monitoring", name)
+        # Own component label: the Job's pod must not match the Grafana Service's selector.
+        self.role_job_selector = kx.selector_labels("grafana", "db-role", name)
         readonly_pw = self._create_secrets()
         self._create_role_job()
         self._create_config(readonly_pw)
@@ -178,12 +182,12 @@ class Grafana(pulumi.ComponentResource):
         k8s.batch.v1.Job(
             f"{self._name}-readonly-role", metadata=self._meta("readonly-role"),
             spec={"backoffLimit": 6, "ttlSecondsAfterFinished": 86400, "template": {
-                "metadata": {"labels": kx.labels("grafana", "monitoring", self._name)},
+                "metadata": {"labels": kx.labels("grafana", "db-role", self._name)},
                 "spec": {
                     "restartPolicy": "OnFailure", "automountServiceAccountToken": False,
                     "securityContext": kx.pod_security_context(a.uid),
                     "containers": [{
-                        "name": "psql", "image": PSQL_IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "name": "psql", "image": PSQL_IMAGE, "imagePullPolicy": "Always",
                         "command": ["sh", "-c", role_job_script(a.set_readonly_password)],
                         "env": env, "volumeMounts": mounts,
                         "resources": kx.ResourceSpec(cpu_request="10m", memory_request="32Mi",
@@ -254,7 +258,7 @@ class Grafana(pulumi.ComponentResource):
                     "automountServiceAccountToken": False,
                     "securityContext": kx.pod_security_context(a.uid),
                     "containers": [{
-                        "name": "grafana", "image": GRAFANA_IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "name": "grafana", "image": GRAFANA_IMAGE, "imagePullPolicy": "Always",
                         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
                         "env": env, "volumeMounts": mounts,
                         "readinessProbe": kx.http_probe("/api/health", "http", initial_delay=10,

@@ -40,6 +40,26 @@ KSM_RESOURCES = ("pods", "horizontalpodautoscalers", "deployments", "statefulset
 
 
 @dataclass(frozen=True, kw_only=True)
+class PostgresExporterArgs:
+    """Connection of postgres_exporter; the password is read from a mounted Secret file."""
+
+    host: pulumi.Input[str]
+    """PostgreSQL host."""
+    password_secret_name: pulumi.Input[str]
+    """Secret holding the role's password."""
+    password_key: str = "password"
+    """Key of the password in that Secret."""
+    user: str = "logagg"
+    """Role the exporter connects as."""
+    database: str = "logagg"
+    """Database to connect to."""
+    port: int = 5432
+    """PostgreSQL port."""
+    sslmode: str = "disable"
+    """libpq sslmode (the dev StatefulSet speaks plaintext inside the cluster)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     """Inputs of a Monitoring."""
 
@@ -53,8 +73,9 @@ class MonitoringArgs:
     """`host:port,...` for kafka_exporter; None = no Kafka exporter."""
     kafka_version: str = "3.9.0"
     """Protocol version kafka_exporter speaks (Kafka 4 dropped the exporter's 2.0 default)."""
-    postgres_dsn_secret_name: pulumi.Input[str] | None = None
-    """Secret with `database-url` for postgres_exporter (StatefulSet PostgreSQL); None = none."""
+    postgres_exporter: PostgresExporterArgs | None = None
+    """Where postgres_exporter connects (StatefulSet PostgreSQL); None = no exporter (CloudNativePG
+    instances export their own metrics)."""
     scrape_interval: str = "30s"
     """Scrape and rule evaluation interval."""
     retention: str = "15d"
@@ -80,6 +101,25 @@ class MonitoringArgs:
     """Requests/limits of each exporter container."""
     uid: int = kx.NON_ROOT_UID
     """uid/gid the pods run as."""
+
+
+API_TOKEN_MOUNT = {"name": "api-token", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                   "readOnly": True}
+"""Where client-go looks for the in-cluster credentials."""
+
+
+def api_token_volume() -> dict[str, Any]:
+    """The ServiceAccount token, CA and namespace as one projected volume.
+
+    Only the pods that call the Kubernetes API get it, mounted explicitly, instead of the
+    automounted token every pod would otherwise carry (automountServiceAccountToken stays false).
+    """
+    return {"name": "api-token", "projected": {"defaultMode": 0o444, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+    ]}}
 
 
 def kafka_exporter_args(bootstrap: str, version: str) -> list[str]:
@@ -157,7 +197,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def _container(self, name: str, image: str, port: int, resources: kx.ResourceSpec,
                    **extra: Any) -> dict[str, Any]:
-        return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+        return {"name": name, "image": image, "imagePullPolicy": "Always",
                 "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
                 "resources": resources.to_k8s(),
                 "securityContext": kx.container_security_context(self._args.uid), **extra}
@@ -168,12 +208,14 @@ class Monitoring(pulumi.ComponentResource):
         selector = kx.selector_labels(app, "monitoring", self._name)
         spec: dict[str, Any] = {
             "securityContext": kx.pod_security_context(self._args.uid),
-            "automountServiceAccountToken": service_account is not None,
+            "automountServiceAccountToken": False,
             "containers": [container],
             "volumes": volumes or [],
         }
         if service_account:
             spec["serviceAccountName"] = service_account
+            spec["volumes"].append(api_token_volume())
+            container.setdefault("volumeMounts", []).append(API_TOKEN_MOUNT)
         k8s.apps.v1.Deployment(
             f"{self._name}-{suffix}",
             metadata=self._meta(suffix, app),
@@ -198,15 +240,25 @@ class Monitoring(pulumi.ComponentResource):
         return [ScrapeTarget(job="kafka-exporter", selector=selector, port="metrics")]
 
     def _create_postgres_exporter(self) -> list[ScrapeTarget]:
-        a = self._args
-        if a.postgres_dsn_secret_name is None:
+        pg = self._args.postgres_exporter
+        if pg is None:
             return []
-        env = [{"name": "DATA_SOURCE_NAME", "valueFrom": {"secretKeyRef": {
-            "name": a.postgres_dsn_secret_name, "key": kx.DATABASE_URL_KEY}}}]
+        uri = pulumi.Output.from_input(pg.host).apply(
+            lambda h: f"{h}:{pg.port}/{pg.database}?sslmode={pg.sslmode}")
+        # User and password as separate settings so the secret is a mounted file, not an env value.
+        env = [{"name": "DATA_SOURCE_URI", "value": uri},
+               {"name": "DATA_SOURCE_USER", "value": pg.user},
+               {"name": "DATA_SOURCE_PASS_FILE", "value": "/etc/postgres-exporter/password"}]
+        volumes = [{"name": "password", "secret": {
+            "secretName": pg.password_secret_name, "defaultMode": 0o440,
+            "items": [{"key": pg.password_key, "path": "password"}]}}]
         probe = kx.http_probe("/", "metrics", initial_delay=10, period=20)
         selector = self._exporter("postgres-exporter", "postgres-exporter", self._container(
             "postgres-exporter", POSTGRES_EXPORTER_IMAGE, POSTGRES_EXPORTER_PORT,
-            a.exporter_resources, env=env, readinessProbe=probe, livenessProbe=probe))
+            self._args.exporter_resources, env=env, readinessProbe=probe, livenessProbe=probe,
+            volumeMounts=[{"name": "password", "mountPath": "/etc/postgres-exporter",
+                           "readOnly": True}]),
+            volumes=volumes)
         self.exporter_selectors["postgres-exporter"] = selector
         return [ScrapeTarget(job="postgres-exporter", selector=selector, port="metrics")]
 
@@ -266,7 +318,7 @@ class Monitoring(pulumi.ComponentResource):
                 {"name": "http", "port": PROMETHEUS_PORT, "targetPort": "http", "protocol": "TCP"}]},
             opts=self._child)
         container = {
-            "name": "prometheus", "image": PROMETHEUS_IMAGE, "imagePullPolicy": "IfNotPresent",
+            "name": "prometheus", "image": PROMETHEUS_IMAGE, "imagePullPolicy": "Always",
             "args": ["--config.file=/etc/prometheus/prometheus.yml",
                      "--storage.tsdb.path=/prometheus",
                      f"--storage.tsdb.retention.time={a.retention}",
@@ -278,7 +330,7 @@ class Monitoring(pulumi.ComponentResource):
             "resources": a.prometheus_resources.to_k8s(),
             "securityContext": kx.container_security_context(a.uid),
             "volumeMounts": [{"name": "config", "mountPath": "/etc/prometheus", "readOnly": True},
-                             {"name": "data", "mountPath": "/prometheus"}],
+                             {"name": "data", "mountPath": "/prometheus"}, API_TOKEN_MOUNT],
         }
         pvc_spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
                                     "resources": {"requests": {"storage": a.storage_size}}}
@@ -294,10 +346,11 @@ class Monitoring(pulumi.ComponentResource):
                         "checksum/config": files.apply(config_checksum)}},
                     "spec": {
                         "serviceAccountName": sa,
-                        "automountServiceAccountToken": True,  # kubernetes_sd reads pods
+                        "automountServiceAccountToken": False,  # token mounted explicitly
                         "securityContext": kx.pod_security_context(a.uid),
                         "containers": [container],
-                        "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}}],
+                        "volumes": [{"name": "config", "configMap": {"name": f"{name}-config"}},
+                                    api_token_volume()],
                     }},
                 "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": lbl},
                                           "spec": pvc_spec}],

@@ -114,8 +114,8 @@ class PgAdmin(pulumi.ComponentResource):
     def _create_deployment(self) -> None:
         a = self._args
         env = [
-            {"name": "PGADMIN_DEFAULT_EMAIL", "valueFrom": {"secretKeyRef": {
-                "name": f"{self._name}-login", "key": "email"}}},
+            # the login name is not secret (and checkov wants secrets as files, not env values)
+            {"name": "PGADMIN_DEFAULT_EMAIL", "value": self._args.login_email},
             {"name": "PGADMIN_DEFAULT_PASSWORD_FILE", "value": "/etc/pgadmin/login/password"},
             {"name": "PGADMIN_SERVER_JSON_FILE", "value": "/etc/pgadmin/config/servers.json"},
             {"name": "PGADMIN_LISTEN_PORT", "value": str(PORT)},
@@ -151,7 +151,7 @@ class PgAdmin(pulumi.ComponentResource):
                     "automountServiceAccountToken": False,
                     "securityContext": kx.pod_security_context(a.uid),
                     "containers": [{
-                        "name": "pgadmin", "image": PGADMIN_IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "name": "pgadmin", "image": PGADMIN_IMAGE, "imagePullPolicy": "Always",
                         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
                         "env": env, "volumeMounts": mounts,
                         "readinessProbe": kx.http_probe("/misc/ping", "http", initial_delay=20,

@@ -15,6 +15,7 @@ from infra.components.grafana import Grafana, GrafanaArgs, datasources_file
 from infra.components.monitoring import (
     Monitoring,
     MonitoringArgs,
+    PostgresExporterArgs,
     kafka_exporter_args,
     retention_size,
 )
@@ -60,7 +61,10 @@ def kinds(objects: list[dict[str, Any]]) -> set[str]:
 def bundled(**overrides: Any) -> list[dict[str, Any]]:
     args = {"namespace": NS, "app_targets": [API, CONSUMER],
             "kafka_bootstrap_servers": "logagg-kafka-0.logagg-kafka-headless:9092,logagg-kafka-1.logagg-kafka-headless:9092",
-            "postgres_dsn_secret_name": "logagg-postgres-dsn", "retention": "7d",
+            "postgres_exporter": PostgresExporterArgs(
+                host="logagg-postgres.logagg-test.svc.cluster.local",
+                password_secret_name="logagg-postgres-credentials"),
+            "retention": "7d",
             "storage_size": "20Gi", "storage_class": "fast", "scrape_interval": "15s",
             "runbook_base_url": "https://git.example.com/logagg/-/blob/main/"} | overrides
     return build(lambda: Monitoring("logagg", MonitoringArgs(**args)))
@@ -130,6 +134,20 @@ def test_pods_are_restricted_pss_compliant_and_pinned(rendered: list[dict[str, A
             declared = {v["name"] for v in spec.get("volumes", [])}
             claims = {"data"} if name.startswith("StatefulSet/") else set()
             assert mounted <= declared | claims, f"{where}: mounts undeclared volumes"
+
+
+def test_only_api_clients_get_a_service_account_token(rendered: list[dict[str, Any]]) -> None:
+    for name, spec in _pod_specs(rendered):
+        assert spec["automountServiceAccountToken"] is False, name
+        for c in spec["containers"]:
+            assert c["imagePullPolicy"] == "Always", f"{name}/{c['name']}"
+        token = [v for v in spec["volumes"] if v["name"] == "api-token"]
+        needs_api = name in {"StatefulSet/logagg-prometheus", "Deployment/logagg-kube-state-metrics"}
+        assert bool(token) == needs_api, name
+        if token:
+            sources = token[0]["projected"]["sources"]
+            assert sources[0] == {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}
+            assert spec["serviceAccountName"] == name.split("/")[1]
 
 
 def test_no_cluster_wide_rbac(rendered: list[dict[str, Any]]) -> None:
@@ -206,14 +224,20 @@ def test_bundled_exporters() -> None:
         "--kafka.server=logagg-kafka-1.logagg-kafka-headless:9092"]
     assert kafka["automountServiceAccountToken"] is False
     pg = find(objects, "Deployment", "logagg-postgres-exporter")["spec"]["template"]["spec"]
-    assert pg["containers"][0]["env"] == [{"name": "DATA_SOURCE_NAME", "valueFrom": {
-        "secretKeyRef": {"name": "logagg-postgres-dsn", "key": "database-url"}}}]
+    assert pg["containers"][0]["env"] == [
+        {"name": "DATA_SOURCE_URI",
+         "value": "logagg-postgres.logagg-test.svc.cluster.local:5432/logagg?sslmode=disable"},
+        {"name": "DATA_SOURCE_USER", "value": "logagg"},
+        {"name": "DATA_SOURCE_PASS_FILE", "value": "/etc/postgres-exporter/password"}]
+    assert pg["volumes"] == [{"name": "password", "secret": {
+        "secretName": "logagg-postgres-credentials", "defaultMode": 0o440,
+        "items": [{"key": "password", "path": "password"}]}}]
     svc = find(objects, "Service", "logagg-prometheus")
     assert svc["spec"]["ports"][0]["port"] == 9090
 
 
 def test_optional_exporters_are_left_out_when_not_configured() -> None:
-    objects = bundled(kafka_bootstrap_servers=None, postgres_dsn_secret_name=None)
+    objects = bundled(kafka_bootstrap_servers=None, postgres_exporter=None)
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
     assert names == {"logagg-kube-state-metrics"}
     config = yaml.safe_load(find(objects, "ConfigMap", "logagg-prometheus-config")["data"]["prometheus.yml"])
@@ -318,6 +342,9 @@ def test_grafana_role_job_runs_the_repository_sql_as_owner() -> None:
     volumes = {v["name"]: v for v in job["volumes"]}
     assert volumes["secrets"]["secret"]["secretName"] == "logagg-postgres-dsn"
     assert volumes["db-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    labels = find(objects, "Job", "logagg-grafana-readonly-role")["spec"]["template"]["metadata"]["labels"]
+    service = find(objects, "Service", "logagg-grafana")["spec"]["selector"]
+    assert not set(service.items()) <= set(labels.items()), "the Job's pod must not back the Service"
     dev = find(grafana(), "Job", "logagg-grafana-readonly-role")["spec"]["template"]["spec"]
     assert "ALTER ROLE logagg_readonly PASSWORD" in dev["containers"][0]["command"][2]
 
@@ -337,8 +364,8 @@ def test_pgadmin_preregisters_the_server_with_credentials_from_a_secret() -> Non
     container = spec["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["PGADMIN_DEFAULT_PASSWORD_FILE"]["value"] == "/etc/pgadmin/login/password"
-    assert env["PGADMIN_DEFAULT_EMAIL"]["valueFrom"]["secretKeyRef"] == {
-        "name": "logagg-pgadmin-login", "key": "email"}
+    assert env["PGADMIN_DEFAULT_EMAIL"]["value"] == "admin@logagg.example.com"
+    assert all("valueFrom" not in e for e in container["env"]), "secrets only as files"
     assert env["PGADMIN_SERVER_JSON_FILE"]["value"] == "/etc/pgadmin/config/servers.json"
     distro = [m for m in container["volumeMounts"] if m["mountPath"] == "/pgadmin4/config_distro.py"]
     assert distro == [{"name": "config", "mountPath": "/pgadmin4/config_distro.py",
