@@ -153,8 +153,9 @@ def start_consumer(
             LOGAGG_KAFKA_CONSUMER_GROUP=group,
             LOGAGG_METRICS_PORT=str(_free_port()),
             LOGAGG_LOG_LEVEL="info",
-            # the broker's minimum: a crashed consumer's partitions move to its successor quickly
-            LOGAGG_CONSUMER_SESSION_TIMEOUT_MS="6000",
+            # short, so a crashed consumer's partitions move on quickly; not the broker's 6 s minimum,
+            # which a loaded CI machine can miss between heartbeats (spurious rebalances)
+            LOGAGG_CONSUMER_SESSION_TIMEOUT_MS="10000",
         )
         env.update(extra_env)
         proc = ConsumerProcess(env, tmp_path / f"consumer-{len(started)}.log")
