@@ -39,7 +39,7 @@ test: venv sysdeps lint policy-venv promtool ## the whole suite (provisions Post
 
 lint: venv ## ruff + import contracts
 	$(VENV)/bin/ruff check service infra tests policy bench
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=service:. $(VENV)/bin/lint-imports --no-cache
 
 # ---- infra: offline render of the Pulumi program (no cluster, no Pulumi CLI) --
 render: venv ## render every stack (or STACK=<name>) to build/manifests/<stack>/, one YAML per object
