@@ -28,14 +28,17 @@ def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def ensure_partitions(conn: Connection[Any], days: Iterable[date]) -> int:
+def ensure_partitions(conn: Connection[Any], days: Iterable[date], *, lock_timeout_ms: int = 5000) -> int:
     """Make sure a partition exists for each day (only the given days, not the gaps between).
 
     Runs in its own short transaction so the brief parent-table lock of CREATE TABLE ... PARTITION OF
-    is not held while a batch is being written. Returns the number of partitions created.
+    is not held while a batch is being written, with a lock timeout so it never waits behind a long
+    query while every other session queues behind it (a timeout is a transient error: the consumer
+    retries). Returns the number of partitions created.
     """
     created = 0
     with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{lock_timeout_ms}ms")))
         for first, last in _runs(days):
             row = conn.execute("SELECT logagg_ensure_partitions(%s, %s)", (first, last)).fetchone()
             created += int(row[0]) if row else 0
