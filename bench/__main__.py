@@ -61,8 +61,12 @@ def _machine() -> dict[str, Any]:
             "python": platform.python_version(), "loadavg_at_start": [round(x, 2) for x in load]}
 
 
-def run(mode: Mode, *, concurrency: int, profile: bool, log: Any = print) -> dict[str, Any]:
-    """Run the benchmarks of ``mode``; returns the results document."""
+PHASES = ("copy", "accept", "e2e", "queries", "soak")
+
+
+def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] = PHASES,
+        log: Any = print) -> dict[str, Any]:
+    """Run the benchmarks of ``mode`` (only ``phases``); returns the results document."""
     started = time.monotonic()
     logs = STATE_DIR / "logs"
     results: dict[str, Any] = {"mode": mode.name, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -70,24 +74,28 @@ def run(mode: Mode, *, concurrency: int, profile: bool, log: Any = print) -> dic
     spec = DatasetSpec(rows=mode.dataset_rows)
     with local_servers() as (pg, kafka):
         results["postgres_server"] = {"durable": True, "tuning": dict(PG_TUNING)}
-        log(f"[{time.monotonic() - started:5.0f}s] servers up; COPY {mode.copy_rows:,} rows")
-        results["copy"] = storage.measure_copy(pg.dsn, mode.copy_rows)
-        log(f"[{time.monotonic() - started:5.0f}s] accept rate ({mode.accept_seconds:.0f}s)")
-        results["accept"] = ingest.measure_accept(pg.dsn, kafka.bootstrap, logs, seconds=mode.accept_seconds,
-                                                  concurrency=concurrency)
-        log(f"[{time.monotonic() - started:5.0f}s] end to end ({mode.e2e_batches} batches of 500)")
-        results["e2e"] = ingest.measure_e2e(pg.dsn, kafka.bootstrap, logs, batches=mode.e2e_batches,
-                                            concurrency=concurrency,
-                                            profile_dir=STATE_DIR / "profiles" if profile else None)
-        log(f"[{time.monotonic() - started:5.0f}s] query data set ({spec.rows:,} rows over {spec.days} days)")
-        dsn, results["dataset"] = storage.dataset_database(pg.dsn, spec, progress=log)
-        log(f"[{time.monotonic() - started:5.0f}s] queries ({mode.query_iterations} iterations each)")
-        config = ServiceConfig(dsn, kafka.bootstrap, create_topic(kafka.bootstrap))
-        with ServiceProcess("api", config, logs) as api:
-            results["queries"] = queries.measure_queries(dsn, api.url, config.api_key, spec,
-                                                         iterations=mode.query_iterations)
-        results["storage"] = storage.bytes_per_record(dsn, spec)
-        if mode.soak_seconds:
+        if "copy" in phases:
+            log(f"[{time.monotonic() - started:5.0f}s] servers up; COPY {mode.copy_rows:,} rows")
+            results["copy"] = storage.measure_copy(pg.dsn, mode.copy_rows)
+        if "accept" in phases or "soak" in phases:
+            log(f"[{time.monotonic() - started:5.0f}s] accept rate ({mode.accept_seconds:.0f}s)")
+            results["accept"] = ingest.measure_accept(pg.dsn, kafka.bootstrap, logs, seconds=mode.accept_seconds,
+                                                      concurrency=concurrency)
+        if "e2e" in phases:
+            log(f"[{time.monotonic() - started:5.0f}s] end to end ({mode.e2e_batches} batches of 500)")
+            results["e2e"] = ingest.measure_e2e(pg.dsn, kafka.bootstrap, logs, batches=mode.e2e_batches,
+                                                concurrency=concurrency,
+                                                profile_dir=STATE_DIR / "profiles" if profile else None)
+        if "queries" in phases:
+            log(f"[{time.monotonic() - started:5.0f}s] query data set ({spec.rows:,} rows over {spec.days} days)")
+            dsn, results["dataset"] = storage.dataset_database(pg.dsn, spec, progress=log)
+            log(f"[{time.monotonic() - started:5.0f}s] queries ({mode.query_iterations} iterations each)")
+            config = ServiceConfig(dsn, kafka.bootstrap, create_topic(kafka.bootstrap))
+            with ServiceProcess("api", config, logs) as api:
+                results["queries"] = queries.measure_queries(dsn, api.url, config.api_key, spec,
+                                                             iterations=mode.query_iterations)
+            results["storage"] = storage.bytes_per_record(dsn, spec)
+        if mode.soak_seconds and "soak" in phases:
             rate = 0.8 * results["accept"]["accept_rows_per_s"]
             log(f"[{time.monotonic() - started:5.0f}s] soak {mode.soak_seconds:.0f}s at {rate:,.0f} rows/s")
             results["soak"] = ingest.measure_soak(pg.dsn, kafka.bootstrap, logs, seconds=mode.soak_seconds,
@@ -104,12 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_const", dest="mode", const="quick")
     group.add_argument("--full", action="store_const", dest="mode", const="full")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads of the load process")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads of the load process")
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of API and consumer during e2e")
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated subset of {','.join(PHASES)} (soak runs in --full only)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     mode = MODES[args.mode or "quick"]
-    results = run(mode, concurrency=args.concurrency, profile=args.profile,
+    phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
+    results = run(mode, concurrency=args.concurrency, profile=args.profile, phases=phases,
                   log=lambda text: print(text, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -11,27 +11,38 @@ API_OVER_SQL_TARGET = 1.2
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
-    """Flat headline metrics (the names issue 7 asks for)."""
-    copy = results["copy"]["copy_rows_per_s"]
-    e2e = results["e2e"]["e2e_rows_per_s"]
+    """Flat headline metrics (the names issue 7 asks for); None where a phase did not run."""
+    def get(*path: str) -> Any:
+        node: Any = results
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return node
+
+    copy, e2e = get("copy", "copy_rows_per_s"), get("e2e", "e2e_rows_per_s")
     out: dict[str, Any] = {
         "copy_rows_per_s": copy,
         "e2e_rows_per_s": e2e,
-        "e2e_over_copy": round(e2e / copy, 2) if copy else None,
-        "accept_rows_per_s": results["accept"]["accept_rows_per_s"],
-        "bytes_per_record": results["storage"]["bytes_per_record"],
-        "raw_json_bytes_per_record": results["storage"]["raw_json_bytes_per_record"],
-        "dataset_rows": results["storage"]["rows"],
+        "e2e_over_copy": round(e2e / copy, 2) if copy and e2e else None,
+        "accept_rows_per_s": get("accept", "accept_rows_per_s"),
+        "bytes_per_record": get("storage", "bytes_per_record"),
+        "raw_json_bytes_per_record": get("storage", "raw_json_bytes_per_record"),
+        "dataset_rows": get("storage", "rows"),
         "queries": {
             name: {"api_p50_ms": q["api_ms"]["p50"], "api_p95_ms": q["api_ms"]["p95"], "api_p99_ms": q["api_ms"]["p99"],
                    "sql_p50_ms": q["sql_ms"]["p50"], "sql_p95_ms": q["sql_ms"]["p95"], "sql_p99_ms": q["sql_ms"]["p99"],
                    "api_over_sql": q["api_over_sql"]}
-            for name, q in results["queries"].items()
+            for name, q in (get("queries") or {}).items()
         },
     }
     if "soak" in results:
         out["soak"] = results["soak"]
     return out
+
+
+def _num(value: float | None, fmt: str = ",.0f") -> str:
+    return "—" if value is None else format(value, fmt)
 
 
 def _verdict(ok: bool | None) -> str:
@@ -43,18 +54,18 @@ def table(results: dict[str, Any]) -> str:
     s = results["summary"]
     m = results["machine"]
     lines = [
-        f"logagg benchmark — mode {results['mode']}, {s['dataset_rows']:,} rows in the query data set",
+        f"logagg benchmark — mode {results['mode']}, {_num(s['dataset_rows'])} rows in the query data set",
         (f"machine: {m['cpus']} CPU ({m['cpu_model']}), {m['mem_gib']} GiB; load average at start "
         f"{m['loadavg_at_start']}, at end {m.get('loadavg_at_end')}"),
         "",
         f"{'metric':<34}{'value':>14}  {'target':<12}{'':<7}",
-        f"{'copy_rows_per_s (raw COPY)':<34}{s['copy_rows_per_s']:>14,.0f}",
-        f"{'e2e_rows_per_s (HTTP→queryable)':<34}{s['e2e_rows_per_s']:>14,.0f}",
-        (f"{'e2e_over_copy':<34}{s['e2e_over_copy']:>14.2f}  {'≥ 0.70':<12}"
-        f"{_verdict(s['e2e_over_copy'] >= E2E_OVER_COPY_TARGET if s['e2e_over_copy'] is not None else None)}"),
-        f"{'accept_rows_per_s (1 API worker)':<34}{s['accept_rows_per_s']:>14,.0f}",
-        f"{'bytes_per_record (disk, +indexes)':<34}{s['bytes_per_record']:>14,.0f}",
-        f"{'raw JSON bytes per record':<34}{s['raw_json_bytes_per_record']:>14,.0f}",
+        f"{'copy_rows_per_s (raw COPY)':<34}{_num(s['copy_rows_per_s']):>14}",
+        f"{'e2e_rows_per_s (HTTP→queryable)':<34}{_num(s['e2e_rows_per_s']):>14}",
+        (f"{'e2e_over_copy':<34}{_num(s['e2e_over_copy'], '.2f'):>14}  {'≥ 0.70':<12}"
+         f"{_verdict(s['e2e_over_copy'] >= E2E_OVER_COPY_TARGET if s['e2e_over_copy'] is not None else None)}"),
+        f"{'accept_rows_per_s (1 API worker)':<34}{_num(s['accept_rows_per_s']):>14}",
+        f"{'bytes_per_record (disk, +indexes)':<34}{_num(s['bytes_per_record']):>14}",
+        f"{'raw JSON bytes per record':<34}{_num(s['raw_json_bytes_per_record']):>14}",
         "",
         (f"{'query (ms)':<20}{'api p50':>9}{'p95':>9}{'p99':>9}{'sql p50':>9}{'p95':>9}{'p99':>9}"
         f"{'api/sql':>9}  p95 target (10 M)"),
