@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACKS := dev staging prod
 STACK ?=
 
-.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff validate policy policy-venv bench bench-quick drills clean
+.PHONY: help venv sysdeps dev test lint services-up services-down render render-diff validate policy policy-venv bench bench-quick bench-backup drills clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -90,6 +90,9 @@ bench-quick: venv sysdeps ## benchmarks: 1 M-row data set (cached after the firs
 
 bench: venv sysdeps ## full benchmarks: 10 M rows, longer runs, 5-minute soak at 80 % of the accept rate
 	PYTHONPATH=service:. $(PY) -m bench --full
+
+bench-backup: venv sysdeps ## backup/verify/restore times and sizes for 100 k records (bench/results/backup_100000.json)
+	PYTHONPATH=service:. $(PY) -m bench.backup_100k
 
 drills: venv sysdeps ## reliability drills with the full budget + schemathesis (≥ 1000 cases)
 	DRILLS_BUDGET=full $(PY) -m pytest -q -p no:cacheprovider tests/drills
