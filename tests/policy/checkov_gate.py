@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ def passes(reports: list[Report]) -> bool:
 
 def main(argv: list[str]) -> int:
     """Scan each directory in `argv`; 0 when the gate passes."""
-    reports = [scan(Path(arg)) for arg in argv]
+    with ThreadPoolExecutor(max_workers=max(1, len(argv))) as pool:  # checkov is mostly start-up
+        reports = list(pool.map(scan, map(Path, argv)))
     for report in reports:
         print(describe(report))
     ids = skipped_ids(reports)

@@ -17,8 +17,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, checkov_gate.
         pytest.fail(f"{checkov_gate.CHECKOV} missing: `make test` creates it (target policy-venv)")
     directories = renders.write_all(tmp_path_factory.mktemp("manifests"))
     with ThreadPoolExecutor(max_workers=len(directories)) as pool:  # checkov is mostly start-up time
-        scans = {stack: pool.submit(checkov_gate.scan, path) for stack, path in directories.items()}
-        return {stack: scan.result() for stack, scan in scans.items()}
+        return dict(zip(directories, pool.map(checkov_gate.scan, directories.values()), strict=True))
 
 
 @pytest.mark.parametrize("stack", renders.STACKS)
