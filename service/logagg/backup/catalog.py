@@ -84,6 +84,18 @@ def exported_snapshot(dsn: str) -> Iterator[tuple[str, SnapshotFacts]]:
         conn.rollback()
 
 
+def newest_log_ts(dsn: str) -> datetime | None:
+    """Newest log timestamp of a live database (an index lookup on the (ts, id) key, no scan)."""
+    with connect(dsn) as conn:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (LOG_TABLE,)).fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = conn.execute(
+            sql.SQL("SELECT max(ts) FROM {}").format(sql.Identifier(LOG_TABLE))
+        ).fetchone()
+        return row[0] if row else None
+
+
 def current_facts(dsn: str) -> SnapshotFacts:
     """Facts of a database as it is now."""
     with connect(dsn) as conn:
