@@ -97,18 +97,19 @@ class PgAdmin(pulumi.ComponentResource):
         pw = random.RandomPassword(f"{self._name}-login-password", length=32, special=False,
                                    opts=self._child)
         self.login_password = pulumi.Output.secret(pw.result)
+        login: dict[str, pulumi.Input[str]] = {"email": self._args.login_email,
+                                               "password": self.login_password}
         k8s.core.v1.Secret(f"{self._name}-login", metadata=self._meta("login"), type="Opaque",
-                           string_data={"email": self._args.login_email,
-                                        "password": self.login_password},
-                           opts=self._child)
+                           string_data=login, opts=self._child)
 
     def _create_config(self) -> None:
         a = self._args
         tls = a.db_ca_secret_name is not None
         servers = pulumi.Output.from_input(a.db_host).apply(
             lambda h: servers_json(h, a.db_port, a.db_name, a.db_user, tls=tls))
-        k8s.core.v1.ConfigMap(f"{self._name}-config", metadata=self._meta("config"),
-                              data={"servers.json": servers, "config_distro.py": config_distro()},
+        data: dict[str, pulumi.Input[str]] = {"servers.json": servers,
+                                              "config_distro.py": config_distro()}
+        k8s.core.v1.ConfigMap(f"{self._name}-config", metadata=self._meta("config"), data=data,
                               opts=self._child)
 
     def _create_deployment(self) -> None:
@@ -139,26 +140,28 @@ class PgAdmin(pulumi.ComponentResource):
             volumes.append({"name": "db-ca", "secret": {"secretName": a.db_ca_secret_name,
                                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
             mounts.append({"name": "db-ca", "mountPath": "/etc/pgadmin/db-ca", "readOnly": True})
-        k8s.core.v1.Service(self._name, metadata=self._meta(""), spec={
+        service: dict[str, Any] = {
             "selector": self.selector,
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]},
-            opts=self._child)
-        k8s.apps.v1.Deployment(
-            self._name, metadata=self._meta(""),
-            spec={"replicas": 1, "selector": {"matchLabels": self.selector}, "template": {
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}
+        k8s.core.v1.Service(self._name, metadata=self._meta(""), spec=service, opts=self._child)
+        container: dict[str, Any] = {
+            "name": "pgadmin", "image": PGADMIN_IMAGE, "imagePullPolicy": "Always",
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": env, "volumeMounts": mounts,
+            "readinessProbe": kx.http_probe("/misc/ping", "http", initial_delay=20, period=10),
+            "livenessProbe": kx.http_probe("/misc/ping", "http", initial_delay=60, period=20,
+                                           failure_threshold=6),
+            "resources": a.resources.to_k8s(),
+            "securityContext": kx.container_security_context(a.uid),
+        }
+        deployment: dict[str, Any] = {
+            "replicas": 1,
+            "selector": {"matchLabels": self.selector},
+            "template": {
                 "metadata": {"labels": kx.labels("pgadmin", "monitoring", self._name)},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": kx.pod_security_context(a.uid),
-                    "containers": [{
-                        "name": "pgadmin", "image": PGADMIN_IMAGE, "imagePullPolicy": "Always",
-                        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-                        "env": env, "volumeMounts": mounts,
-                        "readinessProbe": kx.http_probe("/misc/ping", "http", initial_delay=20,
-                                                        period=10),
-                        "livenessProbe": kx.http_probe("/misc/ping", "http", initial_delay=60,
-                                                       period=20, failure_threshold=6),
-                        "resources": a.resources.to_k8s(),
-                        "securityContext": kx.container_security_context(a.uid)}],
-                    "volumes": volumes}}},
-            opts=self._child)
+                "spec": {"automountServiceAccountToken": False,
+                         "securityContext": kx.pod_security_context(a.uid),
+                         "containers": [container], "volumes": volumes}},
+        }
+        k8s.apps.v1.Deployment(self._name, metadata=self._meta(""), spec=deployment,
+                               opts=self._child)
