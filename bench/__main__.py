@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import ingest, queries, report, storage
 from bench.datagen import DatasetSpec
+from bench.profile import Profiler
 from bench.stack import (
     PG_TUNING,
     REPO,
@@ -80,7 +81,8 @@ def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] 
         if "accept" in phases or "soak" in phases:
             log(f"[{time.monotonic() - started:5.0f}s] accept rate ({mode.accept_seconds:.0f}s)")
             results["accept"] = ingest.measure_accept(pg.dsn, kafka.bootstrap, logs, seconds=mode.accept_seconds,
-                                                      concurrency=concurrency)
+                                                      concurrency=concurrency,
+                                                      profile_dir=STATE_DIR / "profiles" if profile else None)
         if "e2e" in phases:
             log(f"[{time.monotonic() - started:5.0f}s] end to end ({mode.e2e_batches} batches of 500)")
             results["e2e"] = ingest.measure_e2e(pg.dsn, kafka.bootstrap, logs, batches=mode.e2e_batches,
@@ -92,8 +94,11 @@ def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] 
             log(f"[{time.monotonic() - started:5.0f}s] queries ({mode.query_iterations} iterations each)")
             config = ServiceConfig(dsn, kafka.bootstrap, create_topic(kafka.bootstrap))
             with ServiceProcess("api", config, logs) as api:
+                profiler = Profiler({"api": api.pid}, STATE_DIR / "profiles", "queries") if profile else None
                 results["queries"] = queries.measure_queries(dsn, api.url, config.api_key, spec,
                                                              iterations=mode.query_iterations)
+                if profiler:
+                    results["query_profiles"] = profiler.stop()
             results["storage"] = storage.bytes_per_record(dsn, spec)
         if mode.soak_seconds and "soak" in phases:
             rate = 0.8 * results["accept"]["accept_rows_per_s"]
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--quick", action="store_const", dest="mode", const="quick")
     group.add_argument("--full", action="store_const", dest="mode", const="full")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads of the load process")
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of API and consumer during e2e")
+    parser.add_argument("--profile", action="store_true", help="py-spy profiles of API/consumer during e2e and queries (summary in the JSON)")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"comma-separated subset of {','.join(PHASES)} (soak runs in --full only)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.profile import Profiler
 from bench.stack import (
     REPO,
     ServiceConfig,
@@ -44,18 +45,20 @@ def _count(dsn: str) -> int:
 
 
 def measure_accept(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: float,
-                   concurrency: int) -> dict[str, Any]:
+                   concurrency: int, profile_dir: Path | None = None) -> dict[str, Any]:
     """202s/s × batch on one API worker, no consumer running (the HTTP + Kafka accept path alone)."""
     dsn = create_migrated_database(server_dsn, "bench_accept")
     config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
     with ServiceProcess("api", config, log_dir) as api:
+        profiler = Profiler({"api": api.pid}, profile_dir, "accept") if profile_dir else None
         summary = run_load(api, "--batches", "1000000", "--unique", "40", "--duration", str(seconds),
                            "--concurrency", str(concurrency), "--tag", "accept", log_dir=log_dir)
+        profiles = profiler.stop() if profiler else {}
         rss = api.rss_bytes()
     non_202 = {k: v for k, v in summary["statuses"].items() if k != "202"}
     return {"accept_rows_per_s": summary["accept_rows_per_s"], "batch_size": summary["batch_size"],
             "concurrency": concurrency, "seconds": summary["elapsed_s"], "latency_ms": summary["latency_ms"],
-            "non_202": non_202, "api_rss_mb": round(rss / 2**20, 1)}
+            "non_202": non_202, "api_rss_mb": round(rss / 2**20, 1), "profiles": profiles}
 
 
 def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int, concurrency: int,
@@ -64,14 +67,14 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
     dsn = create_migrated_database(server_dsn, "bench_e2e")
     config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
     with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
-        profilers = _start_profilers({"api": api.pid, "consumer": consumer.pid}, profile_dir)
+        profiler = Profiler({"api": api.pid, "consumer": consumer.pid}, profile_dir, "e2e") if profile_dir else None
         summary = run_load(api, "--batches", str(batches), "--concurrency", str(concurrency), "--tag", "e2e",
                            log_dir=log_dir)
         total = summary["acked_records"]
         if not wait_until(lambda: _count(dsn) >= total, timeout=600, interval=0.1):
             raise RuntimeError(f"only {_count(dsn)} of {total} records stored after 10 minutes")
         stored_at = time.time()
-        _stop_profilers(profilers)
+        profiles = profiler.stop() if profiler else {}
         # The last batch's last record must be answerable through the query API.
         key = f"e2e:{batches - 1}:499"
         with httpx.Client(base_url=api.url, timeout=30,
@@ -88,33 +91,8 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
         "seconds": round(elapsed, 2), "accept_phase_s": summary["elapsed_s"],
         "drain_after_last_ack_s": round(stored_at - summary["last_ack"], 2),
         "non_202": {k: v for k, v in summary["statuses"].items() if k != "202"},
-        "consumer_lag_at_end": lag, "profiles": sorted(str(p) for p in profilers.values()) if profilers else [],
+        "consumer_lag_at_end": lag, "profiles": profiles,
     }
-
-
-def _start_profilers(pids: dict[str, int], profile_dir: Path | None) -> dict[subprocess.Popen[bytes], Path]:
-    """py-spy record (flame graph SVG) of each process while it runs, when ``profile_dir`` is given."""
-    if profile_dir is None:
-        return {}
-    profile_dir.mkdir(parents=True, exist_ok=True)
-    py_spy = Path(sys.executable).parent / "py-spy"
-    started = {}
-    for role, pid in pids.items():
-        out = profile_dir / f"{role}.svg"
-        proc = subprocess.Popen([str(py_spy), "record", "--pid", str(pid), "--rate", "50", "--idle", "--output",
-                                 str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started[proc] = out
-    return started
-
-
-def _stop_profilers(profilers: dict[subprocess.Popen[bytes], Path]) -> None:
-    for proc in profilers:
-        proc.send_signal(2)  # SIGINT: py-spy writes the flame graph and exits
-    for proc in profilers:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def measure_soak(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: float, rows_per_s: float,
