@@ -500,7 +500,9 @@ def check_recovery(r: RecoveryArgs, archived_cluster: str) -> None:
 
 def recovery_dsn(r: RecoveryArgs, namespace: str, password: str) -> str:
     """libpq URL of the recovered cluster's read-write service, verified against its own CA."""
-    host = kx.service_host(f"{r.cluster_name}-rw", namespace)
+    # `<svc>.<ns>.svc` is always in the operator's server certificate (verify-full), unlike
+    # the cluster-domain suffix.
+    host = f"{r.cluster_name}-rw.{namespace}.svc"
     return (f"postgresql://{quote(r.owner)}:{quote(password, safe='')}@{host}:5432/{r.database}"
             f"?sslmode=verify-full&sslrootcert={kx.DB_CA_DIR}/ca.crt")
 

@@ -278,7 +278,7 @@ def test_pitr_cutover_gives_a_dsn_secret_and_moves_base_backups_to_the_new_clust
     assert [o["metadata"]["name"] for o in of_kind(after, "ObjectStore")] == [f"{CLUSTER}-archive"]
     (secret,) = [r for r in mocks.resources if r.name == "logagg-backup-recovery-dsn"]
     url = _unwrap(secret.inputs["stringData"])["database-url"]
-    assert url == ("postgresql://logagg:pw@logagg-postgres-pitr-rw.logagg-prod.svc.cluster.local:5432"
+    assert url == ("postgresql://logagg:pw@logagg-postgres-pitr-rw.logagg-prod.svc:5432"
                    "/logagg?sslmode=verify-full&sslrootcert=/etc/logagg/db-ca/ca.crt")
 
 
