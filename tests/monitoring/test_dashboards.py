@@ -175,3 +175,32 @@ def test_logs_explorer_reads_only_log_tables_through_postgres() -> None:
     for _, target in targets:
         tables = set(re.findall(r"\bFROM\s+(\w+)", target["rawSql"], re.IGNORECASE))
         assert tables and tables <= {"logs", "log_counts"}, tables
+
+
+def _service_metric_names() -> set[str]:
+    """Sample names the service's API and consumer registries expose (importing creates them)."""
+    import logagg.consumer.metrics  # registers the consumer metrics
+    import logagg.metrics  # noqa: F401  (registers the API's metrics)
+    from prometheus_client import REGISTRY
+
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        if family.name.startswith("logagg_"):
+            base = family.name
+            names |= {base, f"{base}_total", f"{base}_bucket", f"{base}_sum", f"{base}_count"}
+    return names
+
+
+def test_every_logagg_metric_used_is_exported_by_the_service() -> None:
+    """Alerts and dashboards name only series the service code really registers."""
+    exported = _service_metric_names()
+    used: set[str] = set()
+    for path in DASHBOARDS:
+        for _, target in _targets(json.loads(path.read_text()), "prometheus"):
+            used |= set(re.findall(r"\b(logagg_[a-z_]+)\{", target["expr"]))
+    rules = yaml.safe_load((ROOT / "infra" / "monitoring" / "alerts.yaml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            used |= set(re.findall(r"\b(logagg_[a-z_]+)\{", rule["expr"]))
+    assert len(used) >= 15
+    assert used <= exported, f"not exported by service/logagg: {sorted(used - exported)}"
