@@ -6,6 +6,9 @@ them to the analyzer; a violating fixture must make each policy report.
 
 from __future__ import annotations
 
+import runpy
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +134,16 @@ def test_pack_policies_are_unique_and_mandatory() -> None:
     assert len(names) == len(set(names)) == 6
     assert set(names) == set(VIOLATIONS)
     assert all(p.enforcement_level == EnforcementLevel.MANDATORY for p in policies.POLICIES)
+
+
+def test_entry_point_builds_the_pack_the_cli_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`policy/__main__.py` (what `pulumi preview --policy-pack policy` runs) serves every policy."""
+    import pulumi_policy
+
+    built: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    runpy.run_path(str(Path(policies.__file__).parents[1] / "__main__.py"), run_name="__main__")
+    assert built["name"] == "log-aggregator-security"
+    assert built["enforcement_level"] == EnforcementLevel.MANDATORY
+    assert [p.name for p in built["policies"]] == [p.name for p in policies.POLICIES]
