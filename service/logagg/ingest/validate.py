@@ -143,6 +143,8 @@ def _validate_one(
         errors.add(index, "message", "required")
     elif not isinstance(message, str):
         errors.add(index, "message", f"must be a string, got {_json_type(message)}")
+    elif (problem := _unstorable(message)) is not None:
+        errors.add(index, "message", problem)
     elif len(message) > MAX_MESSAGE_BYTES // 4 and len(message.encode()) > MAX_MESSAGE_BYTES:
         errors.add(index, "message", f"longer than {MAX_MESSAGE_BYTES} bytes (UTF-8)")
 
@@ -172,8 +174,10 @@ def _validate_one(
         attributes = {}
     elif not isinstance(attributes, dict):
         errors.add(index, "attributes", f"must be a JSON object, got {_json_type(attributes)}")
+    elif (problem := _unstorable_json(attributes, text := _COMPACT.encode(attributes))) is not None:
+        errors.add(index, "attributes", problem)
     else:
-        size = _serialised_size(attributes)
+        size = _serialised_size(text)
         if size > MAX_ATTRIBUTES_BYTES:
             errors.add(index, "attributes", f"{size} bytes serialised; at most {MAX_ATTRIBUTES_BYTES}")
 
@@ -192,6 +196,8 @@ def _validate_one(
         not isinstance(record_id, str) or not 1 <= len(record_id) <= MAX_ID_CHARS
     ):
         errors.add(index, "id", f"must be a string of 1-{MAX_ID_CHARS} characters")
+    elif record_id is not None and (problem := _unstorable(record_id)) is not None:
+        errors.add(index, "id", problem)
 
     if errors.total != before or ts is None:
         return None
@@ -210,9 +216,46 @@ def _validate_one(
     )
 
 
-def _serialised_size(value: dict[str, Any]) -> int:
+def _unstorable(text: str) -> str | None:
+    """Why PostgreSQL could not store `text` (NUL, unpaired surrogate), or None.
+
+    Rejecting these at the door keeps them out of the dead-letter table: text and jsonb columns
+    refuse U+0000, and UTF-8 cannot encode a lone surrogate.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which cannot be stored"
+    return _not_utf8(text)
+
+
+def _unstorable_json(value: dict[str, Any], text: str) -> str | None:
+    """Like _unstorable for an attributes object, given its compact JSON `text`."""
+    # JSON writes NUL as an escape; only when the escape appears is the exact walk needed.
+    if "\\u0000" in text and _has_nul(value):
+        return "contains a NUL character (U+0000) in a key or value, which cannot be stored"
+    return _not_utf8(text)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _not_utf8(text: str) -> str | None:
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return "contains an unpaired UTF-16 surrogate, which is not valid Unicode text"
+    return None
+
+
+def _serialised_size(text: str) -> int:
     """UTF-8 size of the compact JSON form (as it travels and is stored)."""
-    text = _COMPACT.encode(value)
     # Only non-ASCII text needs the (slower) byte count.
     return len(text) if text.isascii() else len(text.encode())
 

@@ -143,3 +143,27 @@ def test_atomic_every_problem_listed_with_cap() -> None:
 def test_parse_rfc3339_rejects_naive() -> None:
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_rfc3339("2026-11-30 11:00:00")
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "words"),
+    [
+        ({"service": "a", "message": "nul\x00inside"}, "message", "NUL"),
+        ({"service": "a", "message": "lone \ud800 surrogate"}, "message", "surrogate"),
+        ({"service": "a", "message": "m", "attributes": {"k": "v\x00"}}, "attributes", "NUL"),
+        ({"service": "a", "message": "m", "attributes": {"a\x00": 1}}, "attributes", "NUL"),
+        ({"service": "a", "message": "m", "attributes": {"k": ["\udfff"]}}, "attributes", "surrogate"),
+        ({"service": "a", "message": "m", "id": "id\x00"}, "id", "NUL"),
+    ],
+)
+def test_text_postgresql_cannot_store_is_rejected_not_dead_lettered(
+    record: dict[str, Any], field: str, words: str
+) -> None:
+    [(index, got_field, problem)] = _problems([record])
+    assert (index, got_field) == (0, field) and words in problem
+
+
+def test_escaped_looking_text_is_not_a_nul() -> None:
+    # A literal backslash followed by "u0000" is ordinary text, storable as is.
+    rec = _one({"service": "a", "message": "m", "attributes": {"path": "C:\\u0000"}})
+    assert rec.attributes == {"path": "C:\\u0000"}
