@@ -9,7 +9,9 @@ import sys
 
 from tests.localsvc.postgres import pg_bindir
 
-APT_PACKAGES = ["postgresql", "postgresql-contrib"]
+# Debian packages, each with the check that tells it is installed. Redis is optional in
+# production but the rate-limit tests run a real redis-server.
+REDIS_PACKAGES = ["redis-server"]
 
 
 def _java_major() -> int | None:
@@ -36,24 +38,28 @@ def _postgres_installed() -> bool:
     return True
 
 
-def ensure() -> None:
-    """apt-get install PostgreSQL when initdb is absent; check Java 17+ and Maven. Fast when all present."""
+def _missing_packages() -> list[str]:
+    missing = []
     if not _postgres_installed():
+        missing += ["postgresql", "postgresql-contrib"]
+    if shutil.which("redis-server") is None:
+        missing += REDIS_PACKAGES
+    return missing
+
+
+def ensure() -> None:
+    """apt-get install PostgreSQL/Redis when absent; check Java 17+ and Maven. Fast when all present."""
+    missing = _missing_packages()
+    if missing:
         if shutil.which("apt-get") is None:
-            sys.exit(
-                "PostgreSQL (initdb) is missing and apt-get is not available: install PostgreSQL 15+ yourself"
-            )
+            sys.exit(f"{' '.join(missing)} missing and apt-get is not available: install them yourself")
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        print(f"installing {' '.join(APT_PACKAGES)} with apt-get", flush=True)
+        print(f"installing {' '.join(missing)} with apt-get", flush=True)
         subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-        subprocess.run(
-            [*sudo, "apt-get", "install", "-y", "-q", *APT_PACKAGES],
-            check=True,
-            env=env,
-        )
-        if not _postgres_installed():
-            sys.exit("apt-get installed postgresql but initdb is still missing")
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", *missing], check=True, env=env)
+        if _missing_packages():
+            sys.exit(f"apt-get ran but {' '.join(_missing_packages())} still missing")
     problems = []
     major = _java_major()
     if major is None or major < 17:

@@ -7,7 +7,6 @@ database, so a test can ingest over HTTP and then query the stored records.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import socket
@@ -162,19 +161,10 @@ def fetch_all(
 
 
 def _redis_server_binary() -> str:
-    """Path of redis-server; installs the Debian package when missing (as the project provisions)."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    if shutil.which("apt-get") is None:
-        raise RuntimeError("redis-server is missing and apt-get is unavailable: install redis-server")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "redis-server"], check=True, env=env)
+    """Path of redis-server (installed by `make sysdeps`, which `make test` runs first)."""
     found = shutil.which("redis-server")
     if not found:
-        raise RuntimeError("apt-get installed redis-server but it is not on PATH")
+        raise RuntimeError("redis-server is missing: run `make sysdeps` (Debian package redis-server)")
     return found
 
 
