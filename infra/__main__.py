@@ -1,4 +1,4 @@
-"""Composition root: load the stack config, build the components, export the stack outputs.
+"""Composition root: load the stack config, build one LogAggregator, export the stack outputs.
 
 Pulumi runs this file with runpy and only `infra/` on sys.path, so the repository root is added
 first and the package is imported as `infra` (its modules use relative imports).
@@ -16,71 +16,67 @@ if _ROOT not in sys.path:
 import pulumi
 
 from infra import config
-from infra.components.ingestion import IngestionService, IngestionServiceArgs
-from infra.components.kafka import Kafka, KafkaArgs
-from infra.components.migrations import Migrations, MigrationsArgs
-from infra.components.namespace import Namespace, NamespaceArgs
-from infra.components.postgres import Postgres, PostgresArgs
-from infra.components.redis import Redis, RedisArgs
-from infra.components.service_image import ServiceImage, ServiceImageArgs
+from infra.components.log_aggregator import (
+    BackupSettings,
+    LogAggregator,
+    LogAggregatorArgs,
+)
 
 PREFIX = "logagg"
 
-cfg = config.load()
 
-namespace = Namespace(PREFIX, NamespaceArgs(name=cfg.namespace))
-ns = namespace.name
-in_ns = pulumi.ResourceOptions(depends_on=[namespace])
+def args_from(cfg: config.StackConfig) -> LogAggregatorArgs:
+    """The LogAggregator of one stack, field by field from its typed config."""
+    backups = BackupSettings(
+        bucket=cfg.backup_bucket, endpoint_url=cfg.backup_endpoint_url, region=cfg.backup_region,
+        access_key_id=pulumi.Output.secret(cfg.backup_access_key_id) if cfg.backup_access_key_id
+        else None,
+        secret_access_key=pulumi.Output.secret(cfg.backup_secret_access_key)
+        if cfg.backup_secret_access_key else None,
+        object_storage_cidr=cfg.object_storage_cidr, wal_retention=cfg.wal_retention,
+        restore_target_time=cfg.restore_target_time, restore_cluster_name=cfg.restore_cluster_name,
+        restore_cutover=cfg.restore_cutover) if cfg.backups_enabled else None
+    return LogAggregatorArgs(
+        namespace=cfg.namespace, environment=cfg.environment, log_level=cfg.log_level,
+        image_repository=f"{cfg.image_registry}/logagg", image_tag=cfg.image_tag,
+        image_ref=cfg.image_ref, storage_class=cfg.storage_class,
+        kafka_nodes=cfg.kafka_nodes, kafka_partitions=cfg.kafka_partitions,
+        kafka_topic=cfg.kafka_topic, kafka_storage_size=cfg.kafka_storage_size,
+        kafka_resources=cfg.kafka_resources,
+        db_instances=cfg.db_instances, db_operator=cfg.db_operator,
+        install_db_operator=not cfg.db_operator_installed, db_synchronous=cfg.db_synchronous,
+        db_storage_size=cfg.db_storage_size, db_resources=cfg.db_resources,
+        service_resources=cfg.service_resources, api_min_replicas=cfg.api_min_replicas,
+        api_max_replicas=cfg.api_max_replicas, api_cpu_target=cfg.api_cpu_target,
+        consumer_replicas=cfg.consumer_replicas, retention_days=cfg.retention_days,
+        ingress_host=cfg.ingress_host, ingress_class_name=cfg.ingress_class_name,
+        tls_issuer=cfg.tls_issuer, tls_issuer_kind=cfg.tls_issuer_kind,
+        redis_enabled=cfg.redis_enabled, monitoring_mode=cfg.monitoring_mode,
+        prometheus_retention=cfg.prometheus_retention,
+        prometheus_storage_size=cfg.prometheus_storage_size,
+        alertmanager_url=cfg.alertmanager_url, runbook_base_url=cfg.runbook_base_url,
+        grafana_enabled=cfg.grafana_enabled, pgadmin_enabled=cfg.pgadmin_enabled,
+        ingress_controller_namespace=cfg.ingress_controller_namespace,
+        api_server_cidr=cfg.api_server_cidr, backups=backups)
 
-image = ServiceImage(f"{PREFIX}-image", ServiceImageArgs(
-    repository=f"{cfg.image_registry}/logagg", tag=cfg.image_tag, prebuilt_ref=cfg.image_ref))
 
-postgres = Postgres(f"{PREFIX}-postgres", PostgresArgs(
-    namespace=ns, instances=cfg.db_instances, operator=cfg.db_operator,
-    install_operator=not cfg.db_operator_installed, synchronous=cfg.db_synchronous,
-    storage_size=cfg.db_storage_size, storage_class=cfg.storage_class,
-    resources=cfg.db_resources), opts=in_ns)
-db_ca = postgres.ca_secret_name if cfg.db_operator else None
+if __name__ == "__main__":
+    system = LogAggregator(PREFIX, args_from(config.load()))
 
-kafka = Kafka(f"{PREFIX}-kafka", KafkaArgs(
-    namespace=ns, nodes=cfg.kafka_nodes, topic=cfg.kafka_topic, partitions=cfg.kafka_partitions,
-    storage_size=cfg.kafka_storage_size, storage_class=cfg.storage_class,
-    resources=cfg.kafka_resources), opts=in_ns)
-
-redis = Redis(f"{PREFIX}-redis", RedisArgs(namespace=ns), opts=in_ns) if cfg.redis_enabled else None
-
-migrations = Migrations(f"{PREFIX}-migrate", MigrationsArgs(
-    namespace=ns, image=image.ref, dsn_secret_name=postgres.dsn_secret_name,
-    db_ca_secret_name=db_ca, environment=cfg.environment, log_level=cfg.log_level,
-    resources=cfg.service_resources), opts=pulumi.ResourceOptions(depends_on=[postgres]))
-
-service = IngestionService(PREFIX, IngestionServiceArgs(
-    namespace=ns, image=image.ref, kafka_bootstrap_servers=kafka.bootstrap_servers,
-    kafka_topic=kafka.topic, kafka_partitions=cfg.kafka_partitions,
-    dsn_secret_name=postgres.dsn_secret_name, db_ca_secret_name=db_ca,
-    redis_url_secret_name=redis.url_secret_name if redis else None,
-    environment=cfg.environment, log_level=cfg.log_level, retention_days=cfg.retention_days,
-    resources=cfg.service_resources, api_min_replicas=cfg.api_min_replicas,
-    api_max_replicas=cfg.api_max_replicas, api_cpu_target=cfg.api_cpu_target,
-    consumer_replicas=cfg.consumer_replicas, ingress_host=cfg.ingress_host,
-    ingress_class_name=cfg.ingress_class_name),
-    # The rollout waits for the schema (Migrations) and the topic (Kafka's topic Job).
-    opts=pulumi.ResourceOptions(depends_on=[migrations, kafka]))
-
-# Hooks for later parts: Monitoring (infra/components/monitoring*.py), NetworkPolicies and Backups
-# are composed here from the objects above (namespace, selectors, secret names).
-
-pulumi.export("namespace", ns)
-pulumi.export("serviceUrl", service.url)
-pulumi.export("apiServiceName", service.api_service_name)
-pulumi.export("imageRef", image.ref)
-pulumi.export("imageDigest", image.digest)
-pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)
-pulumi.export("kafkaTopic", kafka.topic)
-pulumi.export("databaseHost", postgres.host)
-pulumi.export("databaseSecretName", postgres.dsn_secret_name)
-pulumi.export("databasePassword", pulumi.Output.secret(postgres.password))
-pulumi.export("ingestApiKey", pulumi.Output.secret(service.ingest_api_key))
-pulumi.export("queryApiKey", pulumi.Output.secret(service.query_api_key))
-if redis is not None:
-    pulumi.export("redisPassword", pulumi.Output.secret(redis.password))
+    pulumi.export("namespace", system.namespace)
+    pulumi.export("serviceUrl", system.service_url)
+    pulumi.export("apiServiceName", system.api_service_name)
+    pulumi.export("imageRef", system.image_ref)
+    pulumi.export("imageDigest", system.image_digest)
+    pulumi.export("kafkaBootstrapServers", system.kafka_bootstrap_servers)
+    pulumi.export("kafkaTopic", system.kafka_topic)
+    pulumi.export("databaseHost", system.database_host)
+    pulumi.export("databaseSecretName", system.database_secret_name)
+    if system.database_password is not None:
+        pulumi.export("databasePassword", pulumi.Output.secret(system.database_password))
+    pulumi.export("ingestApiKey", pulumi.Output.secret(system.ingest_api_key))
+    pulumi.export("queryApiKey", pulumi.Output.secret(system.query_api_key))
+    if system.redis_password is not None:
+        pulumi.export("redisPassword", pulumi.Output.secret(system.redis_password))
+    if system.grafana_url is not None:
+        pulumi.export("grafanaUrl", system.grafana_url)

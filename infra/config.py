@@ -98,6 +98,50 @@ class StackConfig:
     """IngressClass of the API Ingress."""
     redis_enabled: bool
     """Deploy Redis and share rate limits across API replicas."""
+    monitoring_mode: str | None
+    """bundled (own Prometheus), operator (kube-prometheus-stack) or None (no monitoring)."""
+    prometheus_retention: str
+    """Bundled Prometheus TSDB retention time."""
+    prometheus_storage_size: str
+    """Bundled Prometheus PVC size."""
+    alertmanager_url: str
+    """Alertmanager the bundled Prometheus notifies ('' = none)."""
+    runbook_base_url: str
+    """Prefix of the runbook links in alerts ('' = repository paths)."""
+    grafana_enabled: bool
+    """Deploy Grafana (needs monitoring)."""
+    pgadmin_enabled: bool
+    """Deploy PgAdmin."""
+    tls_issuer: str | None
+    """cert-manager issuer of the Ingress certificate (None = per-stack CA from pulumi-tls)."""
+    tls_issuer_kind: str
+    """Issuer or ClusterIssuer."""
+    ingress_controller_namespace: str
+    """Namespace of the ingress controller allowed to reach the API."""
+    api_server_cidr: str
+    """IP range of the Kubernetes API server (NetworkPolicy egress)."""
+    object_storage_cidr: str
+    """IP range of the backup object store (NetworkPolicy egress)."""
+    backups_enabled: bool
+    """Logical dumps + verify CronJobs (and WAL archiving with CloudNativePG)."""
+    backup_bucket: str
+    """S3 bucket of dumps and of the WAL archive."""
+    backup_endpoint_url: str | None
+    """S3-compatible endpoint (None = AWS S3)."""
+    backup_region: str
+    """S3 region."""
+    backup_access_key_id: str | None
+    """S3 access key id (secure config; None = the pods' cloud identity)."""
+    backup_secret_access_key: str | None
+    """S3 secret access key (secure config)."""
+    wal_retention: str
+    """Recovery window of the CloudNativePG WAL archive."""
+    restore_target_time: str | None
+    """PITR: recover a new cluster to this RFC 3339 time (None = no recovery)."""
+    restore_cluster_name: str | None
+    """PITR: name of the recovered cluster (None = <postgres>-pitr)."""
+    restore_cutover: bool
+    """PITR: the recovered cluster becomes the database."""
 
 
 class _Reader:
@@ -207,9 +251,56 @@ def parse(raw: RawConfig) -> StackConfig:
         ingress_host=r.matching("ingressHost", _HOSTNAME, "a DNS host name such as logs.example.com"),
         ingress_class_name=r.matching("ingressClassName", _DNS_LABEL, "an IngressClass name"),
         redis_enabled=r.boolean("redisEnabled"),
+        **_platform(r),
     )
     _cross_check(cfg)
     return cfg
+
+
+_CIDR = re.compile(r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+def _platform(r: _Reader) -> dict[str, object]:
+    """Monitoring, TLS, network and backup keys (the parts wired into LogAggregator)."""
+    mode = r.choice("monitoringMode", ("bundled", "operator", "none"))
+    url = "an http(s):// URL or empty"
+    return {
+        "monitoring_mode": None if mode == "none" else mode,
+        "prometheus_retention": r.matching("prometheusRetention", re.compile(r"^[0-9]+[dwhy]$"),
+                                           "a duration such as 15d, 2w or 48h"),
+        "prometheus_storage_size": r.matching("prometheusStorageSize",
+                                              re.compile(r"^[0-9]+(Mi|Gi|Ti)$"),
+                                              "a size in Mi, Gi or Ti, e.g. 10Gi"),
+        "alertmanager_url": r.optional("alertmanagerUrl", lambda k: r.matching(k, _URL, url)) or "",
+        "runbook_base_url": r.optional("runbookBaseUrl", lambda k: r.matching(k, _URL, url)) or "",
+        "grafana_enabled": r.boolean("grafanaEnabled"),
+        "pgadmin_enabled": r.boolean("pgadminEnabled"),
+        "tls_issuer": r.optional("tlsIssuer", lambda k: r.matching(
+            k, _DNS_LABEL, "a cert-manager issuer name or empty for a per-stack CA")),
+        "tls_issuer_kind": r.choice("tlsIssuerKind", ("ClusterIssuer", "Issuer")),
+        "ingress_controller_namespace": r.matching("ingressControllerNamespace", _DNS_LABEL,
+                                                   "a namespace name"),
+        "api_server_cidr": r.matching("apiServerCidr", _CIDR, "an IPv4 CIDR such as 10.0.0.1/32"),
+        "object_storage_cidr": r.matching("objectStorageCidr", _CIDR,
+                                          "an IPv4 CIDR such as 203.0.113.0/24"),
+        "backups_enabled": r.boolean("backupsEnabled"),
+        "backup_bucket": r.matching("backupBucket", re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"),
+                                    "an S3 bucket name"),
+        "backup_endpoint_url": r.optional("backupEndpointUrl", lambda k: r.matching(k, _URL, url)),
+        "backup_region": r.matching("backupRegion", re.compile(r"^[a-z0-9\-]+$"), "an S3 region"),
+        "backup_access_key_id": r.optional("backupAccessKeyId", lambda k: r.matching(
+            k, re.compile(r"^\S+$"), "an access key id (secure value)")),
+        "backup_secret_access_key": r.optional("backupSecretAccessKey", lambda k: r.matching(
+            k, re.compile(r"^\S+$"), "a secret access key (secure value)")),
+        "wal_retention": r.matching("walRetention", re.compile(r"^[1-9][0-9]*[dwm]$"),
+                                    "<n>d, <n>w or <n>m, e.g. 30d"),
+        "restore_target_time": r.optional("restoreTargetTime", lambda k: r.matching(
+            k, re.compile(r"^\S+$"), "an RFC 3339 time such as 2026-11-29T10:15:00Z")),
+        "restore_cluster_name": r.optional("restoreClusterName", lambda k: r.matching(
+            k, _DNS_LABEL, "a new cluster name (DNS label)")),
+        "restore_cutover": r.boolean("restoreCutover"),
+    }
 
 
 def _cross_check(cfg: StackConfig) -> None:
@@ -225,6 +316,12 @@ def _cross_check(cfg: StackConfig) -> None:
         raise ConfigError(f"invalid config '{PROJECT}:dbInstances' = {cfg.db_instances}; allowed: 1 "
                           "unless dbOperator is true (replicas need CloudNativePG, never N "
                           "independent databases)")
+    if (cfg.backup_access_key_id is None) != (cfg.backup_secret_access_key is None):
+        raise ConfigError(f"invalid config '{PROJECT}:backupAccessKeyId'; allowed: set together with "
+                          "backupSecretAccessKey, or neither (the pods' cloud identity)")
+    if cfg.restore_target_time is not None and not cfg.db_operator:
+        raise ConfigError(f"invalid config '{PROJECT}:restoreTargetTime'; allowed only with dbOperator "
+                          "true (point-in-time recovery replays the CloudNativePG WAL archive)")
     if cfg.db_synchronous and (not cfg.db_operator or cfg.db_instances < 2):
         raise ConfigError(f"invalid config '{PROJECT}:dbSynchronous' = true; allowed only with "
                           "dbOperator true and dbInstances ≥ 2")

@@ -26,6 +26,8 @@ class SecretFiles:
     """Secret with key `redis-url` (API only, when Redis is on)."""
     db_ca_secret: pulumi.Input[str] | None = None
     """Secret with key `ca.crt`: the PostgreSQL server CA (None = no TLS to the database)."""
+    kafka_ca_secret: pulumi.Input[str] | None = None
+    """Secret with key `ca.crt`: the Kafka brokers' CA (None = plaintext Kafka)."""
 
 
 def _projection(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
@@ -61,6 +63,10 @@ def volumes(files: SecretFiles) -> list[dict[str, Any]]:
         vols.append({"name": "db-ca", "secret": {
             "secretName": files.db_ca_secret, "defaultMode": 0o444,
             "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+    if files.kafka_ca_secret is not None:
+        vols.append({"name": "kafka-ca", "secret": {
+            "secretName": files.kafka_ca_secret, "defaultMode": 0o444,
+            "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
     return vols
 
 
@@ -72,6 +78,8 @@ def volume_mounts(files: SecretFiles) -> list[dict[str, Any]]:
     ]
     if files.db_ca_secret is not None:
         mounts.append({"name": "db-ca", "mountPath": kx.DB_CA_DIR, "readOnly": True})
+    if files.kafka_ca_secret is not None:
+        mounts.append({"name": "kafka-ca", "mountPath": kx.KAFKA_CA_DIR, "readOnly": True})
     return mounts
 
 

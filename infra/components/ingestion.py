@@ -37,6 +37,8 @@ class IngestionServiceArgs:
     """Partitions of the topic: the consumer never runs more replicas than this."""
     kafka_consumer_group: str = "logagg-consumer"
     """Consumer group id."""
+    kafka_tls_ca_secret_name: pulumi.Input[str] | None = None
+    """Secret with the Kafka brokers' CA under `ca.crt`: clients speak SSL (None = plaintext)."""
     environment: str = "dev"
     """LOGAGG_ENV (dev, staging, prod)."""
     log_level: str = "info"
@@ -150,6 +152,9 @@ class IngestionService(pulumi.ComponentResource):
                 "LOGAGG_KAFKA_CONSUMER_GROUP": a.kafka_consumer_group,
                 "LOGAGG_RETENTION_DAYS": str(a.retention_days),
                 "LOGAGG_METRICS_PORT": str(METRICS_PORT),
+                **({"LOGAGG_KAFKA_SECURITY_PROTOCOL": "SSL",
+                    "LOGAGG_KAFKA_SSL_CAFILE": f"{kx.KAFKA_CA_DIR}/ca.crt"}
+                   if a.kafka_tls_ca_secret_name is not None else {}),
             },
             opts=self._child,
         )
@@ -170,7 +175,8 @@ class IngestionService(pulumi.ComponentResource):
         a, name = self._args, self._name
         files = service_pod.SecretFiles(
             dsn_secret=a.dsn_secret_name, api_keys_secret=keys_secret,
-            redis_url_secret=a.redis_url_secret_name, db_ca_secret=a.db_ca_secret_name)
+            redis_url_secret=a.redis_url_secret_name, db_ca_secret=a.db_ca_secret_name,
+            kafka_ca_secret=a.kafka_tls_ca_secret_name)
         probes = {
             "livenessProbe": kx.http_probe("/health", "http", initial_delay=30, period=10),
             "readinessProbe": kx.http_probe("/health/ready", "http", initial_delay=5, period=5),
@@ -232,7 +238,8 @@ class IngestionService(pulumi.ComponentResource):
     def _create_consumer(self, config_map: pulumi.Output[str], sa: pulumi.Output[str]) -> None:
         a, name = self._args, self._name
         files = service_pod.SecretFiles(dsn_secret=a.dsn_secret_name,
-                                        db_ca_secret=a.db_ca_secret_name)
+                                        db_ca_secret=a.db_ca_secret_name,
+                                        kafka_ca_secret=a.kafka_tls_ca_secret_name)
         probe = kx.tcp_probe("metrics", initial_delay=10, period=10)
         container = service_pod.container(
             name="consumer", image=a.image, command="consumer", files=files,

@@ -177,10 +177,18 @@ class Topology:
     """API pods."""
     consumer: dict[str, str]
     """Consumer pods."""
-    postgres: dict[str, str]
-    """PostgreSQL pods (StatefulSet or CloudNativePG instances)."""
-    kafka: dict[str, str]
-    """Kafka broker/controller pods."""
+    postgres: dict[str, str] | None = None
+    """PostgreSQL pods (StatefulSet or CloudNativePG instances); None with `postgres_cidr`."""
+    kafka: dict[str, str] | None = None
+    """Kafka broker/controller pods; None with `kafka_cidr`."""
+    postgres_cidr: str | None = None
+    """Bring-your-own PostgreSQL: its IP range (egress only; nothing of ours runs there)."""
+    postgres_port: int = 5432
+    """Port of the bring-your-own PostgreSQL."""
+    kafka_cidr: str | None = None
+    """Bring-your-own Kafka: the brokers' IP range (egress only)."""
+    kafka_ports: tuple[int, ...] = (9092,)
+    """Client ports of the bring-your-own Kafka brokers."""
     db_clients: dict[str, dict[str, str]] = field(default_factory=dict)
     """Further pods that connect to PostgreSQL by name (migrations, retention, backup, pgadmin, ...)."""
     kafka_clients: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -214,9 +222,13 @@ class Topology:
 def log_aggregator_rules(t: Topology) -> tuple[AllowRule, ...]:
     """The system's allowed connections (pure data; see docs/architecture.md for the ports)."""
     api, consumer = Peer(name="api", pods=t.api), Peer(name="consumer", pods=t.consumer)
-    postgres, kafka = Peer(name="postgres", pods=t.postgres), Peer(name="kafka", pods=t.kafka)
-    cnpg = t.cnpg_operator_namespace is not None
-    db_ports = (POSTGRES_PORT,)
+    postgres = (Peer(name="postgres", cidr=t.postgres_cidr) if t.postgres_cidr
+                else Peer(name="postgres", pods=t.postgres))
+    kafka = (Peer(name="kafka", cidr=t.kafka_cidr) if t.kafka_cidr
+             else Peer(name="kafka", pods=t.kafka))
+    cnpg = t.cnpg_operator_namespace is not None and postgres.local
+    db_ports = (t.postgres_port,) if t.postgres_cidr else (POSTGRES_PORT,)
+    kafka_ports = t.kafka_ports if t.kafka_cidr else (KAFKA_CLIENT_PORT,)
     rules = [
         AllowRule(source=Peer(name="ingress-controller",
                               namespace={"kubernetes.io/metadata.name": t.ingress_controller_namespace},
@@ -224,13 +236,15 @@ def log_aggregator_rules(t: Topology) -> tuple[AllowRule, ...]:
                   destination=api, ports=(API_PORT,)),
         AllowRule(source=api, destination=postgres, ports=db_ports),
         AllowRule(source=consumer, destination=postgres, ports=db_ports),
-        AllowRule(source=api, destination=kafka, ports=(KAFKA_CLIENT_PORT,)),
-        AllowRule(source=consumer, destination=kafka, ports=(KAFKA_CLIENT_PORT,)),
-        AllowRule(source=kafka, destination=kafka, ports=(KAFKA_CLIENT_PORT, KAFKA_CONTROLLER_PORT)),
+        AllowRule(source=api, destination=kafka, ports=kafka_ports),
+        AllowRule(source=consumer, destination=kafka, ports=kafka_ports),
     ]
+    if kafka.local:
+        rules.append(AllowRule(source=kafka, destination=kafka,
+                               ports=(KAFKA_CLIENT_PORT, KAFKA_CONTROLLER_PORT)))
     rules += [AllowRule(source=Peer(name=n, pods=s), destination=postgres, ports=db_ports)
               for n, s in sorted(t.db_clients.items())]
-    rules += [AllowRule(source=Peer(name=n, pods=s), destination=kafka, ports=(KAFKA_CLIENT_PORT,))
+    rules += [AllowRule(source=Peer(name=n, pods=s), destination=kafka, ports=kafka_ports)
               for n, s in sorted(t.kafka_clients.items())]
     if cnpg:
         rules += [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import pulumi
@@ -50,6 +51,8 @@ class PostgresArgs:
     """Requests/limits per instance."""
     uid: int = kx.NON_ROOT_UID
     """uid/gid the StatefulSet mode runs as (the official image defaults to 999)."""
+    plugins: tuple[dict[str, Any], ...] = ()
+    """CloudNativePG `spec.plugins` entries, e.g. `backups.wal_archiving_plugin(...)` (operator only)."""
 
 
 def dsn(user: str, password: str, host: str, database: str, *, tls_ca_file: str | None) -> str:
@@ -276,6 +279,7 @@ class Postgres(pulumi.ComponentResource):
                              "topologyKey": "kubernetes.io/hostname",
                              "podAntiAffinityType": "preferred"},
                 "seccompProfile": {"type": "RuntimeDefault"},
+                **({"plugins": list(a.plugins)} if a.plugins else {}),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[owner, *operator]),
         )

@@ -81,7 +81,7 @@ def test_render_is_deterministic_and_one_file_per_object(tmp_path: Path) -> None
     docs = [yaml.safe_load(f.read_text()) for f in files]
     assert sorted(map(render.file_name, docs)) == [f.name for f in files]
     helm = sorted((tmp_path / "helm-releases" / "prod").glob("*.yaml"))
-    assert [h.name for h in helm] == ["cnpg.yaml"]
+    assert [h.name for h in helm] == ["cnpg.yaml", "plugin-barman-cloud.yaml"]
 
 
 def test_cli_writes_every_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

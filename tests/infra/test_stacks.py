@@ -257,8 +257,9 @@ def test_replicated_stacks_use_one_cloudnativepg_cluster(
     else:
         assert "synchronous" not in spec["postgresql"]
     assert r.exports["databaseHost"] == f"logagg-postgres-rw.logagg-{name}.svc"
-    (release,) = r.helm_releases
-    assert (release["chart"], release["version"]) == ("cloudnative-pg", "0.29.0")
+    charts = {release["chart"]: release["version"] for release in r.helm_releases}
+    assert charts["cloudnative-pg"] == "0.29.0"
+    assert set(charts) == {"cloudnative-pg", "plugin-barman-cloud"}  # WAL archiving (backups)
     api = r.find("Deployment", "logagg-api")["spec"]["template"]["spec"]
     (ca,) = [v for v in api["volumes"] if v["name"] == "db-ca"]
     assert ca["secret"]["secretName"] == "logagg-postgres-ca"
