@@ -180,9 +180,10 @@ class Backups(pulumi.ComponentResource):
         credentials = self._create_credentials()
         self._credentials = credentials
         self.credentials_secret_name = credentials or pulumi.Output.from_input("")
-        service_account = self._create_service_account()
-        self.backup_cronjob_name = self._create_backup_cronjob(service_account)
-        self.verify_cronjob_name = self._create_verify_cronjob(service_account)
+        self.backup_cronjob_name = self._create_backup_cronjob(
+            self._create_service_account(name))
+        self.verify_cronjob_name = self._create_verify_cronjob(
+            self._create_service_account(f"{name}-verify"))
         self.object_store_name = pulumi.Output.from_input("")
         self.recovery_cluster_name = pulumi.Output.from_input("")
         self.recovery_dsn_secret_name = pulumi.Output.from_input("")
@@ -222,10 +223,11 @@ class Backups(pulumi.ComponentResource):
         )
         return secret.metadata.apply(lambda m: m.name)
 
-    def _create_service_account(self) -> pulumi.Output[str]:
+    def _create_service_account(self, account: str) -> pulumi.Output[str]:
+        """One account per workload, without an API token: the Jobs never call Kubernetes."""
         sa = k8s.core.v1.ServiceAccount(
-            f"{self._name}-serviceaccount",
-            metadata=self._meta(self._name),
+            f"{account}-serviceaccount",
+            metadata=self._meta(account),
             automount_service_account_token=False,
             opts=self._child,
         )

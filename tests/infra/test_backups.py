@@ -147,7 +147,7 @@ def test_backup_and_verify_cronjobs_on_every_stack(stack_backups) -> None:  # ty
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert {"/etc/logagg/backup-s3", "/etc/logagg/secrets", "/tmp"} <= mounts, where
         assert ("/etc/logagg/db-ca" in mounts) == (stack != "dev"), where
-        assert pod["serviceAccountName"] == "logagg-backup", where
+        assert pod["serviceAccountName"] == cron["metadata"]["name"], where  # one per workload
         assert pod["restartPolicy"] == "Never", where
 
 
@@ -166,8 +166,9 @@ def test_verify_restores_into_a_scratch_server_in_its_own_pod(stack_backups) -> 
 
 def test_every_backup_pod_is_restricted_and_pinned(stack_backups) -> None:  # type: ignore[no-untyped-def]
     stack, objects, _ = stack_backups
-    (account,) = of_kind(objects, "ServiceAccount")
-    assert account["automountServiceAccountToken"] is False, stack
+    accounts = of_kind(objects, "ServiceAccount")
+    assert sorted(a["metadata"]["name"] for a in accounts) == ["logagg-backup", "logagg-backup-verify"]
+    assert all(a["automountServiceAccountToken"] is False for a in accounts), stack
     for cron in of_kind(objects, "CronJob"):
         pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         name = f"[{stack}] CronJob/{cron['metadata']['name']}"
