@@ -75,7 +75,8 @@ def test_service_workloads_run_the_built_image_by_digest(stack: render.Rendered)
         (name, c) for name, spec in pod_specs(stack) for c in spec["containers"]
         if c.get("command") == ["python", "-m", "logagg"]]
     roles = sorted(c["args"][0] for _, c in service_containers)
-    assert roles == ["api", "consumer", "migrate", "retention"], roles
+    # backup + backup verify (logical dumps) run the service image too.
+    assert roles == ["api", "backup", "backup", "consumer", "migrate", "retention"], roles
     for name, c in service_containers:
         assert DIGEST_REF.match(c["image"]) and c["image"] == expected, f"{name}: {c['image']}"
 
