@@ -132,7 +132,7 @@ class Grafana(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "admin_password": self.admin_password,
                                "readonly_secret_name": self.readonly_secret_name})
 
-    def _meta(self, suffix: str) -> dict[str, Any]:
+    def _meta(self, suffix: str) -> Any:  # wire-format dict; Any keeps mypy off the SDK TypedDicts
         return {"name": f"{self._name}-{suffix}" if suffix else self._name,
                 "namespace": self._args.namespace,
                 "labels": kx.labels("grafana", "monitoring", self._name)}

@@ -191,7 +191,7 @@ class Monitoring(pulumi.ComponentResource):
         self.register_outputs({"prometheus_url": self.prometheus_url})
 
     # ---- helpers -----------------------------------------------------------------------------
-    def _meta(self, suffix: str, app: str, extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    def _meta(self, suffix: str, app: str, extra_labels: dict[str, str] | None = None) -> Any:
         return {"name": f"{self._name}-{suffix}", "namespace": self._args.namespace,
                 "labels": {**kx.labels(app, "monitoring", self._name), **(extra_labels or {})}}
 

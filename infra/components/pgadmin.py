@@ -88,7 +88,7 @@ class PgAdmin(pulumi.ComponentResource):
             lambda ns: f"http://{kx.service_host(name, ns)}:{PORT}")
         self.register_outputs({"url": self.url, "login_password": self.login_password})
 
-    def _meta(self, suffix: str) -> dict[str, Any]:
+    def _meta(self, suffix: str) -> Any:  # wire-format dict; Any keeps mypy off the SDK TypedDicts
         return {"name": f"{self._name}-{suffix}" if suffix else self._name,
                 "namespace": self._args.namespace,
                 "labels": kx.labels("pgadmin", "monitoring", self._name)}
@@ -140,7 +140,7 @@ class PgAdmin(pulumi.ComponentResource):
             volumes.append({"name": "db-ca", "secret": {"secretName": a.db_ca_secret_name,
                                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
             mounts.append({"name": "db-ca", "mountPath": "/etc/pgadmin/db-ca", "readOnly": True})
-        service: dict[str, Any] = {
+        service: Any = {
             "selector": self.selector,
             "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}]}
         k8s.core.v1.Service(self._name, metadata=self._meta(""), spec=service, opts=self._child)
@@ -154,7 +154,7 @@ class PgAdmin(pulumi.ComponentResource):
             "resources": a.resources.to_k8s(),
             "securityContext": kx.container_security_context(a.uid),
         }
-        deployment: dict[str, Any] = {
+        deployment: Any = {
             "replicas": 1,
             "selector": {"matchLabels": self.selector},
             "template": {
