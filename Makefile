@@ -42,7 +42,7 @@ lint: venv ## ruff + import contracts
 	PYTHONPATH=service:. $(VENV)/bin/lint-imports --no-cache
 
 # ---- infra: offline render of the Pulumi program (no cluster, no Pulumi CLI) --
-render: venv ## render every stack (or STACK=<name>) to build/manifests/<stack>/, one YAML per object
+render: venv ## render every stack (or STACK=<name>) to build/manifests/<stack>/ and examples/* to build/examples/<name>/
 	$(PY) -m tests.infra.render $(if $(STACK),--stack $(STACK))
 
 render-diff: venv ## per-object diff of the renders between BASE=<git-rev> and the working tree
@@ -63,8 +63,8 @@ $(POLICY_VENV)/.installed: requirements-policy.txt
 
 policy-venv: $(POLICY_VENV)/.installed ## create .venv-policy with checkov
 
-policy: venv policy-venv render ## render every stack, run checkov on it: 0 failed checks, ≤ 3 skipped ids
-	$(PY) -m tests.policy.checkov_gate $(addprefix build/manifests/,$(STACKS))
+policy: venv policy-venv render ## render every stack + example, run checkov on it: 0 failed checks, ≤ 3 skipped ids
+	$(PY) -m tests.policy.checkov_gate $(addprefix build/manifests/,$(STACKS)) $(if $(STACK),,$(wildcard build/examples/*))
 
 # ---- monitoring: promtool, built from source with Go and cached in .tools/ --
 # v0.316.0 is the Go module version of Prometheus 3.16.0 (the module is tagged v0.3xx for v3.xx).

@@ -3,7 +3,9 @@
     python -m tests.infra.render [--stack dev] [--out build/manifests] [--root <checkout>]
 
 Writes `<out>/<stack>/<namespace>.<Kind>.<name>.yaml` (one object per file, cluster-scoped objects
-under `_cluster.`), Helm releases to `<out>/../helm-releases/<stack>/`. Output is deterministic:
+under `_cluster.`), Helm releases to `<out>/../helm-releases/<stack>/`. Without `--stack` it also
+renders every `examples/<name>/` program to `<out>/../examples/<name>/` (its config defaults, the
+components imported as the installed package `logagg_infra` would be). Output is deterministic:
 sorted keys, integers not floats, every secret value replaced by `<redacted>`.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import runpy
 import shutil
@@ -98,8 +101,6 @@ def run_program(stack: str, root: Path = stacks.REPO,
 
     `overrides` replaces config values (`{"kafkaNodes": "5"}`; None removes the key).
     """
-    started = time.perf_counter()
-    mocks = RecordingMocks()
     config, secret_keys = stacks.load(stack, root)
     project = stacks.project_name(root)
     for key, value in (overrides or {}).items():
@@ -107,9 +108,45 @@ def run_program(stack: str, root: Path = stacks.REPO,
             config.pop(f"{project}:{key}", None)
         else:
             config[f"{project}:{key}"] = value
+    return _execute(root / "infra" / "__main__.py", root, project, stack, config, secret_keys)
+
+
+def example_names(root: Path = stacks.REPO) -> list[str]:
+    """Every `examples/<name>/` with a `__main__.py`."""
+    return sorted(p.parent.name for p in (root / "examples").glob("*/__main__.py"))
+
+
+def _alias_installed_package(root: Path) -> None:
+    """Make `import logagg_infra` load `<root>/infra` (what `pip install .` maps it to)."""
+    if "logagg_infra" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "logagg_infra", root / "infra" / "__init__.py",
+        submodule_search_locations=[str(root / "infra")])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["logagg_infra"] = module
+    spec.loader.exec_module(module)
+
+
+def run_example(name: str, root: Path = stacks.REPO) -> Rendered:
+    """Run `<root>/examples/<name>/__main__.py` under mocks with its Pulumi.yaml config defaults."""
+    directory = root / "examples" / name
+    project = yaml.safe_load((directory / "Pulumi.yaml").read_text())
+    config = {key: str(schema["default"]) for key, schema in (project.get("config") or {}).items()
+              if isinstance(schema, dict) and "default" in schema}
+    _alias_installed_package(root)
+    return _execute(directory / "__main__.py", directory, str(project["name"]), name, config, [])
+
+
+def _execute(program: Path, project_dir: Path, project: str, stack: str, config: dict[str, str],
+             secret_keys: list[str]) -> Rendered:
+    """Run one Pulumi program under recording mocks and collect what it registered."""
+    started = time.perf_counter()
+    mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)
-    program = root / "infra" / "__main__.py"
+    root = project_dir
     cwd = os.getcwd()
     depends_on: dict[str, list[str]] = {}
 
@@ -193,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/manifests"))
     parser.add_argument("--root", type=Path, default=stacks.REPO,
                         help="checkout whose program and stack files are rendered")
+    parser.add_argument("--examples-out", type=Path, default=None,
+                        help="where examples/<name>/ are rendered, only without --stack "
+                             "(default: <out>/../examples, i.e. build/examples)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if str(root) not in sys.path:
@@ -209,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         total += rendered.seconds
         print(f"{stack}: {len(rendered.objects)} objects, {len(rendered.helm_releases)} Helm "
               f"releases -> {target} ({rendered.seconds:.2f}s)")
+    for name in [] if args.stack else example_names(root):
+        rendered = run_example(name, root)
+        target = write(rendered, args.examples_out or args.out.parent / "examples")
+        total += rendered.seconds
+        print(f"examples/{name}: {len(rendered.objects)} objects, {len(rendered.helm_releases)} "
+              f"Helm releases -> {target} ({rendered.seconds:.2f}s)")
     print(f"rendered in {total:.2f}s")
     return 0
 

@@ -88,4 +88,33 @@ def test_cli_writes_every_stack(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert render.main(["--out", str(tmp_path / "m")]) == 0
     for name in ("dev", "staging", "prod"):
         assert list((tmp_path / "m" / name).glob("*.yaml")), name
+    for name in render.example_names():  # next to the stacks: <out>/../examples/<name>/
+        assert list((tmp_path / "examples" / name).glob("*.yaml")), name
     assert "rendered in" in capsys.readouterr().out
+
+
+# ---- examples/: library users' programs, rendered and validated like the stacks ---------------
+@pytest.fixture(scope="module", params=render.example_names())
+def example(request: pytest.FixtureRequest) -> render.Rendered:
+    """One `examples/<name>/` program under mocks."""
+    return render.run_example(request.param)
+
+
+def test_there_are_examples() -> None:
+    assert {"byo-postgres", "two-tenants"} <= set(render.example_names())
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_examples_pass_strict_schema_validation(example: render.Rendered, version: str) -> None:
+    assert len(example.objects) > 50, f"[{example.stack}] renders {len(example.objects)} objects"
+    problems = [e for obj in example.objects for e in validate.errors(obj, version)]
+    assert not problems, f"[examples/{example.stack}] " + "\n".join(problems)
+
+
+def test_example_secrets_are_redacted_and_files_unique(example: render.Rendered, tmp_path: Path) -> None:
+    for secret in example.of_kind("Secret"):
+        values = set(secret.get("stringData", {}).values()) | set(secret.get("data", {}).values())
+        assert values <= {render.REDACTED}, f"[{example.stack}] Secret {secret['metadata']['name']}"
+    target = render.write(example, tmp_path / "examples")
+    assert len(list(target.glob("*.yaml"))) == len(example.objects)
+
