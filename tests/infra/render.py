@@ -19,6 +19,7 @@ import runpy
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,17 @@ def _sort_key(obj: dict[str, Any]) -> tuple[str, str, str]:
     return (meta.get("namespace", ""), obj["kind"], meta.get("name", ""))
 
 
+Observer = Callable[[pulumi.ResourceTransformationArgs], None]
+"""A stack transformation that only looks (e.g. the URN snapshot's recorder)."""
+
+
 def run_program(stack: str, root: Path = stacks.REPO,
-                overrides: dict[str, str | None] | None = None) -> Rendered:
+                overrides: dict[str, str | None] | None = None,
+                transformations: list[Observer] | None = None) -> Rendered:
     """Run `<root>/infra/__main__.py` for `stack` under mocks; nothing is written.
 
-    `overrides` replaces config values (`{"kafkaNodes": "5"}`; None removes the key).
+    `overrides` replaces config values (`{"kafkaNodes": "5"}`; None removes the key);
+    `transformations` are registered as stack transformations before the program runs.
     """
     config, secret_keys = stacks.load(stack, root)
     project = stacks.project_name(root)
@@ -108,7 +115,8 @@ def run_program(stack: str, root: Path = stacks.REPO,
             config.pop(f"{project}:{key}", None)
         else:
             config[f"{project}:{key}"] = value
-    return _execute(root / "infra" / "__main__.py", root, project, stack, config, secret_keys)
+    return _execute(root / "infra" / "__main__.py", root, project, stack, config, secret_keys,
+                    transformations or [])
 
 
 def example_names(root: Path = stacks.REPO) -> list[str]:
@@ -139,8 +147,17 @@ def run_example(name: str, root: Path = stacks.REPO) -> Rendered:
     return _execute(directory / "__main__.py", directory, str(project["name"]), name, config, [])
 
 
+def _observing(observe: Observer) -> Callable[[pulumi.ResourceTransformationArgs], None]:
+    """`observe` as a transformation that returns None (the resource is left unchanged)."""
+
+    def transformation(args: pulumi.ResourceTransformationArgs) -> None:
+        observe(args)
+
+    return transformation
+
+
 def _execute(program: Path, project_dir: Path, project: str, stack: str, config: dict[str, str],
-             secret_keys: list[str]) -> Rendered:
+             secret_keys: list[str], transformations: list[Observer] | None = None) -> Rendered:
     """Run one Pulumi program under recording mocks and collect what it registered."""
     started = time.perf_counter()
     mocks = RecordingMocks()
@@ -175,6 +192,8 @@ def _execute(program: Path, project_dir: Path, project: str, stack: str, config:
     @pulumi.runtime.test
     def _run() -> Any:
         pulumi.runtime.register_stack_transformation(_record_depends_on)
+        for observe in transformations or []:
+            pulumi.runtime.register_stack_transformation(_observing(observe))
         os.chdir(root)  # Pulumi runs the program from the project directory
         pulumi.export = _export  # type: ignore[assignment]
         try:
