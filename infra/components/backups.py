@@ -491,12 +491,12 @@ def check_recovery(r: RecoveryArgs, archived_cluster: str) -> None:
     try:
         moment = datetime.fromisoformat(r.target_time)
     except ValueError:
-        raise ValueError(f"restore.targetTime {r.target_time!r} is not an RFC 3339 timestamp, "
+        raise ValueError(f"restoreTargetTime {r.target_time!r} is not an RFC 3339 timestamp, "
                          "e.g. 2026-11-29T10:15:00Z") from None
     if moment.tzinfo is None:
-        raise ValueError(f"restore.targetTime {r.target_time!r} needs a UTC offset (Z or +hh:mm)")
+        raise ValueError(f"restoreTargetTime {r.target_time!r} needs a UTC offset (Z or +hh:mm)")
     if r.cluster_name in (r.source_cluster, archived_cluster):
-        raise ValueError(f"restore.clusterName {r.cluster_name!r} must be a NEW cluster, not the "
+        raise ValueError(f"restoreClusterName {r.cluster_name!r} must be a NEW cluster, not the "
                          "source or the running one")
 
 
