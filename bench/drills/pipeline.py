@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 
 from bench.drills.checker import DrillResult, check, read_journal, stored_counts
@@ -72,13 +73,18 @@ class LoadRun:
         except FileNotFoundError:
             return 0
 
-    def wait_acked(self, batches: int, timeout: float = 120) -> None:
-        """Block until ``batches`` batches were accepted (the disruption then hits a pipeline in motion)."""
+    def wait_acked(self, batches: int, timeout: float = 120) -> bool:
+        """Block until ``batches`` batches were accepted (the disruption then hits a pipeline in motion).
+
+        False when that does not happen within ``timeout`` (the pipeline stopped accepting): the drill
+        then skips its remaining disruptions and the verdict reports the unaccepted batches.
+        """
         deadline = time.monotonic() + timeout
         while self.acked_batches() < batches:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"load {self.tag}: only {self.acked_batches()} batches acked")
+                return False
             time.sleep(0.1)
+        return True
 
     def finish(self, timeout: float = 600) -> dict[str, Any]:
         """Wait for the load process to end; returns its summary."""
@@ -117,12 +123,34 @@ class Pipeline:
         self.consumer.start(wait=False)
         return self.consumer
 
-    def ensure_running(self) -> None:
-        """Bring back whichever process a failed drill left stopped."""
+    def ensure_running(self) -> list[str]:
+        """Bring back whichever process a failed drill left stopped or unable to accept; returns what was done."""
+        done = []
         if not self.api.alive():
             self.api.start()
+            done.append("api started")
+        if not self.accepts():
+            self.api.stop()
+            self.api.start()
+            done.append("api restarted: it did not accept a probe batch")
         if not self.consumer.alive():
             self.replace_consumer().wait_ready()
+            done.append("consumer started")
+        return done
+
+    def accepts(self, timeout: float = 20) -> bool:
+        """True when the API answers 202 to a one-record probe within ``timeout`` (records without a bench key)."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=self.api.url, timeout=15,
+                          headers={"Authorization": f"Bearer {self.config.api_key}"}) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.post("/v1/logs", json=[{"service": "drill-probe", "message": "probe"}]).status_code == 202:
+                        return True
+                except httpx.HTTPError:
+                    pass
+                time.sleep(1)
+        return False
 
     def new_tag(self, name: str) -> str:
         """A key prefix no other drill uses."""

@@ -51,8 +51,10 @@ def drill_pipeline(drill_dsn: str, kafka_bootstrap: str, tmp_path_factory: pytes
 
 @pytest.fixture
 def pipeline(drill_pipeline: Pipeline) -> Pipeline:
-    """The shared pipeline, with both processes running (a failed drill may have left one down)."""
-    drill_pipeline.ensure_running()
+    """The shared pipeline, running and accepting (a failed drill may have left a process down or stuck)."""
+    repaired = drill_pipeline.ensure_running()
+    if repaired:
+        record_note(f"repair before drill {len(_RESULTS) + 1}", "; ".join(repaired))
     return drill_pipeline
 
 
