@@ -48,6 +48,7 @@ class LoadRun:
                  retry_for: float = 180, concurrency: int = 3) -> None:
         self.tag = tag
         self.copies = copies
+        pipeline.loads.append(self)
         self.journal = pipeline.log_dir / f"journal-{tag}.jsonl"
         env = dict(os.environ, BENCH_API_KEY=pipeline.config.api_key,
                    PYTHONPATH=os.pathsep.join([str(REPO / "service"), str(REPO)]))
@@ -102,6 +103,15 @@ class Pipeline:
         self.config, self.dsn, self.log_dir = config, dsn, log_dir
         self.api = ServiceProcess("api", config, log_dir)
         self.consumer = ServiceProcess("consumer", config, log_dir)
+        self.loads: list[LoadRun] = []
+
+    def _kill_loads(self) -> None:
+        """Stop load processes a failed drill left behind."""
+        for run in self.loads:
+            if run.proc.poll() is None:
+                run.proc.kill()
+                run.proc.wait()
+        self.loads.clear()
 
     def start(self) -> Pipeline:
         """Start both processes."""
@@ -112,7 +122,8 @@ class Pipeline:
         return self
 
     def stop(self) -> None:
-        """Stop both processes."""
+        """Stop both processes (and any leftover load)."""
+        self._kill_loads()
         self.api.stop()
         self.consumer.stop()
 
@@ -126,6 +137,7 @@ class Pipeline:
     def ensure_running(self) -> list[str]:
         """Bring back whichever process a failed drill left stopped or unable to accept; returns what was done."""
         done = []
+        self._kill_loads()
         if not self.api.alive():
             self.api.start()
             done.append("api started")
