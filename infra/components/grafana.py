@@ -61,6 +61,11 @@ class GrafanaArgs:
     """uid/gid the pods run as."""
 
 
+def _object_name(meta: Any) -> str:
+    """metadata.name of a created object (always set here: every object is named explicitly)."""
+    return str(meta.name)
+
+
 def datasources_file(prometheus_url: str, db_host: str, db_port: int, db_name: str,
                      password: str, *, tls: bool, scrape_interval: str) -> str:
     """Grafana datasource provisioning YAML (contains the read-only role's password)."""
@@ -152,7 +157,7 @@ class Grafana(pulumi.ComponentResource):
             type="kubernetes.io/basic-auth",
             string_data={"username": assets.READONLY_ROLE, "password": password},
             opts=self._child)
-        self.readonly_secret_name = secret.metadata.apply(lambda m: m.name)
+        self.readonly_secret_name = secret.metadata.apply(_object_name)
         return password
 
     def _create_role_job(self) -> None:
@@ -162,7 +167,7 @@ class Grafana(pulumi.ComponentResource):
                                     data={"readonly_role.sql": assets.readonly_role_sql()},
                                     opts=self._child)
         volumes: list[dict[str, Any]] = [
-            {"name": "sql", "configMap": {"name": sql.metadata.apply(lambda m: m.name)}},
+            {"name": "sql", "configMap": {"name": sql.metadata.apply(_object_name)}},
             {"name": "secrets", "secret": {"secretName": a.db_owner_dsn_secret_name, "items": [
                 {"key": kx.DATABASE_URL_KEY, "path": "database-url"}], "defaultMode": 0o400}},
             {"name": "readonly", "secret": {"secretName": self.readonly_secret_name,
