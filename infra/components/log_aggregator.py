@@ -239,7 +239,8 @@ class LogAggregator(pulumi.ComponentResource):
             repository=args.image_repository, tag=args.image_tag, prebuilt_ref=args.image_ref),
             opts=self._opts())
         self.image_ref, self.image_digest = image.ref, image.digest
-        self._postgres, db = self._create_database()
+        self._postgres: Postgres | None = None
+        db = self._create_database()
         self._kafka = self._create_kafka()
         redis = Redis(f"{name}-redis", RedisArgs(namespace=self.namespace),
                       opts=self._in_ns) if args.redis_enabled else None
@@ -281,14 +282,14 @@ class LogAggregator(pulumi.ComponentResource):
             destination_path=f"s3://{b.bucket}/{a.environment}/cnpg", retention=b.wal_retention,
             install_plugin=a.install_db_operator, operator_namespace=a.cnpg_operator_namespace)
 
-    def _create_database(self) -> tuple[Postgres | None, _Database]:
+    def _create_database(self) -> _Database:
         a = self._args
         if a.external_postgres is not None:
             ext = a.external_postgres
             self.database_host = pulumi.Output.from_input(ext.host)
             self.database_secret_name = pulumi.Output.from_input(ext.dsn_secret_name)
             self.database_password = None
-            return None, _Database(ext.dsn_secret_name, ext.ca_secret_name, ext.host, [])
+            return _Database(ext.dsn_secret_name, ext.ca_secret_name, ext.host, [])
         wal = self._wal_archiving()
         plugins = (bk.wal_archiving_plugin(bk.object_store_name(wal.cluster_name)),) if wal else ()
         postgres = Postgres(f"{self._name}-postgres", PostgresArgs(
@@ -297,6 +298,7 @@ class LogAggregator(pulumi.ComponentResource):
             synchronous=a.db_synchronous, storage_size=a.db_storage_size,
             storage_class=a.storage_class, resources=a.db_resources, plugins=plugins),
             opts=self._in_ns)
+        self._postgres = postgres  # _recovery() below needs its password
         self.database_password = postgres.password
         self.database_host = postgres.host
         dsn, ca = postgres.dsn_secret_name, postgres.ca_secret_name if a.db_operator else None
@@ -305,7 +307,7 @@ class LogAggregator(pulumi.ComponentResource):
             # PITR cut-over: the service follows the recovered cluster's DSN and CA.
             dsn, ca = f"{recovery.cluster_name}-dsn", f"{recovery.cluster_name}-ca"
         self.database_secret_name = pulumi.Output.from_input(dsn)
-        return postgres, _Database(dsn, ca, postgres.host, [postgres])
+        return _Database(dsn, ca, postgres.host, [postgres])
 
     def _create_kafka(self) -> Kafka | None:
         a = self._args
@@ -447,9 +449,10 @@ class LogAggregator(pulumi.ComponentResource):
             if "kube-state-metrics" in exporters:
                 api_clients["kube-state-metrics"] = exporters["kube-state-metrics"]
         ext_pg, ext_kafka = a.external_postgres, a.external_kafka
+        live, extra_rules = self._database_peers(object_storage, api_clients)
         topology = npol.Topology(
             api=service.api_selector, consumer=service.consumer_selector,
-            postgres=self._postgres.selector if self._postgres else None,
+            postgres=live,
             postgres_cidr=ext_pg.cidr if ext_pg else None,
             postgres_port=ext_pg.port if ext_pg else 5432,
             kafka=self._kafka.selector if self._kafka else None,
@@ -465,4 +468,40 @@ class LogAggregator(pulumi.ComponentResource):
             object_storage_cidr=a.backups.object_storage_cidr if a.backups else None,
             object_storage_clients=object_storage)
         npol.NetworkPolicies(f"{name}-netpol", npol.NetworkPoliciesArgs(
-            namespace=self.namespace, rules=npol.log_aggregator_rules(topology)), opts=self._in_ns)
+            namespace=self.namespace, rules=npol.log_aggregator_rules(topology) + extra_rules),
+            opts=self._in_ns)
+
+    def _database_peers(self, object_storage: dict[str, dict[str, str]],
+                        api_clients: dict[str, dict[str, str]]
+                        ) -> tuple[dict[str, str] | None, tuple[npol.AllowRule, ...]]:
+        """The live database's pods, and rules for a second (PITR) cluster next to it.
+
+        WAL archiving and base backups run in the CloudNativePG instances (barman-cloud sidecar), so
+        they reach the object store. During a point-in-time recovery two clusters run: the clients
+        use the live one (the recovered one after cut-over); the other still needs the operator,
+        its peers, the API server and the object store.
+        """
+        if self._postgres is None:
+            return None, ()
+        live, other = self._postgres.selector, None
+        recovery = self._recovery()
+        if recovery is not None:
+            recovered = {"cnpg.io/cluster": recovery.cluster_name}
+            live, other = (recovered, live) if recovery.cutover else (live, recovered)
+        if self._wal_archiving() is None:
+            return live, ()
+        object_storage["postgres"] = live
+        if other is None:
+            return live, ()
+        peer = npol.Peer(name="postgres-source" if recovery and recovery.cutover else "postgres-pitr",
+                         pods=other)
+        object_storage[peer.name] = other
+        api_clients[peer.name] = other
+        operator = npol.Peer(name="cnpg-operator", namespace={
+            "kubernetes.io/metadata.name": self._args.cnpg_operator_namespace})
+        return live, (
+            npol.AllowRule(source=peer, destination=peer,
+                           ports=(npol.POSTGRES_PORT, npol.CNPG_STATUS_PORT)),
+            npol.AllowRule(source=operator, destination=peer,
+                           ports=(npol.CNPG_STATUS_PORT, npol.POSTGRES_PORT)),
+        )

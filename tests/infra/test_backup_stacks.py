@@ -8,13 +8,6 @@ import pytest
 from . import render, validate
 from .stacks import STACKS
 
-# Known bug, reported: LogAggregator._create_database calls self._recovery(), which reads
-# self._postgres before it is assigned, so any restoreTargetTime crashes the program. Strict:
-# once fixed these pass, XPASS fails the run, and this marker must go.
-LOG_AGGREGATOR_RECOVERY_BUG = pytest.mark.xfail(
-    strict=True, raises=AttributeError,
-    reason="LogAggregator reads self._postgres before assigning it when restoreTargetTime is set")
-
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_has_backup_and_verify_cronjobs(stack: str, rendered: dict[str, render.Rendered]) -> None:
@@ -51,7 +44,6 @@ def test_dev_has_no_wal_archive(rendered: dict[str, render.Rendered]) -> None:
     assert r.of_kind("ObjectStore") == r.of_kind("ScheduledBackup") == r.of_kind("Cluster") == []
 
 
-@LOG_AGGREGATOR_RECOVERY_BUG
 def test_restore_config_creates_a_new_recovered_cluster() -> None:
     r = render.run_program("prod", overrides={
         "restoreTargetTime": "2026-11-29T10:15:00Z"})
@@ -71,13 +63,11 @@ def test_restore_config_is_refused_without_cloudnativepg() -> None:
         render.run_program("dev", overrides={"restoreTargetTime": "2026-11-29T10:15:00Z"})
 
 
-@LOG_AGGREGATOR_RECOVERY_BUG
 def test_restore_config_with_a_bad_time_is_refused_naming_the_key() -> None:
     with pytest.raises(ValueError, match="restoreTargetTime 'yesterday'"):
         render.run_program("prod", overrides={"restoreTargetTime": "yesterday"})
 
 
-@LOG_AGGREGATOR_RECOVERY_BUG
 def test_restore_cutover_moves_the_service_to_the_recovered_cluster() -> None:
     r = render.run_program("prod", overrides={
         "restoreTargetTime": "2026-11-29T10:15:00Z", "restoreCutover": "true"})

@@ -208,3 +208,25 @@ def test_an_explicit_provider_reaches_every_kubernetes_resource() -> None:
              if not re.search(r"pulumi:providers:kubernetes::other-cluster::other-cluster-id$",
                               mocks.providers[key])}
     assert wrong == {}
+
+
+# ---- WAL archiving and PITR: the CloudNativePG instances' network ------------------------------
+@pytest.mark.parametrize("cutover", [False, True])
+def test_wal_archive_and_a_pitr_cluster_get_their_network(cutover: bool) -> None:
+    from policy.logagg_policy import rules
+    from tests.infra import render
+    from tests.infra.test_security_network import unpaired
+
+    overrides = {"restoreTargetTime": "2026-11-29T10:15:00Z", "restoreCutover": str(cutover).lower()}
+    r = render.run_program("prod", overrides=overrides)
+    assert rules.pods_without_network_policy(r.objects, specific=True) == []
+    assert unpaired(r.objects)[0] == []
+    storage = {p["metadata"]["name"]: p["spec"]["podSelector"]["matchLabels"]
+               for p in r.of_kind("NetworkPolicy") if p["metadata"]["name"].endswith("-to-object-storage-egress")}
+    live, other = "logagg-postgres-pitr", "logagg-postgres"
+    if not cutover:
+        live, other = other, live
+    assert storage["allow-postgres-to-object-storage-egress"] == {"cnpg.io/cluster": live}
+    assert {"cnpg.io/cluster": other} in storage.values()
+    api = r.find("NetworkPolicy", "allow-api-to-postgres-ingress")
+    assert api["spec"]["podSelector"]["matchLabels"] == {"cnpg.io/cluster": live}
