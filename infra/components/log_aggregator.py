@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from .. import k8s as kx
+from ..monitoring.assets import READONLY_ROLE
 from ..monitoring.scrape import ScrapeTarget
 from . import backups as bk
 from . import network_policies as npol
@@ -186,6 +187,13 @@ class LogAggregatorArgs:
     """Backups (None = none)."""
 
 
+def readonly_role(password_secret: str) -> dict[str, object]:
+    """`Cluster.spec.managed.roles` entry of the read-only log-search role (Grafana, PgAdmin)."""
+    return {"name": READONLY_ROLE, "ensure": "present", "login": True, "superuser": False,
+            "createdb": False, "createrole": False, "connectionLimit": 10,
+            "passwordSecret": {"name": password_secret}}
+
+
 @dataclass(frozen=True)
 class _Database:
     """What the consumers of the database need, whoever runs it."""
@@ -292,11 +300,16 @@ class LogAggregator(pulumi.ComponentResource):
             return _Database(ext.dsn_secret_name, ext.ca_secret_name, ext.host, [])
         wal = self._wal_archiving()
         plugins = (bk.wal_archiving_plugin(bk.object_store_name(wal.cluster_name)),) if wal else ()
+        grafana = a.monitoring_mode is not None and a.grafana_enabled
+        # CloudNativePG owns role passwords: it creates Grafana's read-only role from Grafana's
+        # basic-auth Secret (the dev StatefulSet's role Job sets the password itself).
+        roles = (readonly_role(f"{self._name}-grafana-db-readonly"),) if grafana else ()
         postgres = Postgres(f"{self._name}-postgres", PostgresArgs(
             namespace=self.namespace, instances=a.db_instances, operator=a.db_operator,
             install_operator=a.install_db_operator, operator_namespace=a.cnpg_operator_namespace,
             synchronous=a.db_synchronous, storage_size=a.db_storage_size,
-            storage_class=a.storage_class, resources=a.db_resources, plugins=plugins),
+            storage_class=a.storage_class, resources=a.db_resources, plugins=plugins,
+            managed_roles=roles),
             opts=self._in_ns)
         self._postgres = postgres  # _recovery() below needs its password
         self.database_password = postgres.password

@@ -53,6 +53,8 @@ class PostgresArgs:
     """uid/gid the StatefulSet mode runs as (the official image defaults to 999)."""
     plugins: tuple[dict[str, Any], ...] = ()
     """CloudNativePG `spec.plugins` entries, e.g. `backups.wal_archiving_plugin(...)` (operator only)."""
+    managed_roles: tuple[dict[str, Any], ...] = ()
+    """CloudNativePG `spec.managed.roles`, e.g. Grafana's read-only role with its password Secret."""
 
 
 def dsn(user: str, password: str, host: str, database: str, *, tls_ca_file: str | None) -> str:
@@ -280,6 +282,7 @@ class Postgres(pulumi.ComponentResource):
                              "podAntiAffinityType": "preferred"},
                 "seccompProfile": {"type": "RuntimeDefault"},
                 **({"plugins": list(a.plugins)} if a.plugins else {}),
+                **({"managed": {"roles": list(a.managed_roles)}} if a.managed_roles else {}),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[owner, *operator]),
         )

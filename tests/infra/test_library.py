@@ -230,3 +230,19 @@ def test_wal_archive_and_a_pitr_cluster_get_their_network(cutover: bool) -> None
     assert {"cnpg.io/cluster": other} in storage.values()
     api = r.find("NetworkPolicy", "allow-api-to-postgres-ingress")
     assert api["spec"]["podSelector"]["matchLabels"] == {"cnpg.io/cluster": live}
+
+
+def test_grafana_read_only_role_gets_its_password_on_every_stack() -> None:
+    """CloudNativePG creates the role from Grafana's Secret; the dev StatefulSet's role Job sets it."""
+    from tests.infra import render
+
+    prod = render.run_program("prod")
+    (role,) = prod.find("Cluster", "logagg-postgres")["spec"]["managed"]["roles"]
+    secret = prod.find("Secret", role["passwordSecret"]["name"])
+    assert secret["type"] == "kubernetes.io/basic-auth" and role["name"] == "logagg_readonly"
+    script = prod.find("Job", "logagg-grafana-readonly-role")["spec"]["template"]["spec"][
+        "containers"][0]["command"][2]
+    assert "ALTER ROLE" not in script
+    dev = render.run_program("dev")
+    assert "ALTER ROLE logagg_readonly PASSWORD" in dev.find(
+        "Job", "logagg-grafana-readonly-role")["spec"]["template"]["spec"]["containers"][0]["command"][2]
