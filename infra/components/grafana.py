@@ -160,6 +160,13 @@ class Grafana(pulumi.ComponentResource):
         self.readonly_secret_name = secret.metadata.apply(_object_name)
         return password
 
+    def _service_account(self, suffix: str) -> str:
+        """A token-less ServiceAccount for one workload (project rule: one per workload); its name."""
+        meta = self._meta(suffix)
+        k8s.core.v1.ServiceAccount(f"{meta['name']}-serviceaccount", metadata=meta,
+                                   automount_service_account_token=False, opts=self._child)
+        return str(meta["name"])
+
     def _create_role_job(self) -> None:
         a = self._args
         sql = k8s.core.v1.ConfigMap(f"{self._name}-readonly-role-sql",
@@ -190,6 +197,7 @@ class Grafana(pulumi.ComponentResource):
                 "metadata": {"labels": kx.labels("grafana", "db-role", self._name)},
                 "spec": {
                     "restartPolicy": "OnFailure", "automountServiceAccountToken": False,
+                    "serviceAccountName": self._service_account("readonly-role"),
                     "securityContext": kx.pod_security_context(a.uid),
                     "containers": [{
                         "name": "psql", "image": PSQL_IMAGE, "imagePullPolicy": "Always",
@@ -261,6 +269,7 @@ class Grafana(pulumi.ComponentResource):
                 "metadata": {"labels": kx.labels("grafana", "monitoring", self._name)},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    "serviceAccountName": self._service_account(""),
                     "securityContext": kx.pod_security_context(a.uid),
                     "containers": [{
                         "name": "grafana", "image": GRAFANA_IMAGE, "imagePullPolicy": "Always",

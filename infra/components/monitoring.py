@@ -216,6 +216,10 @@ class Monitoring(pulumi.ComponentResource):
             spec["serviceAccountName"] = service_account
             spec["volumes"].append(api_token_volume())
             container.setdefault("volumeMounts", []).append(API_TOKEN_MOUNT)
+        else:  # its own token-less ServiceAccount (project rule: one per workload)
+            spec["serviceAccountName"] = f"{self._name}-{suffix}"
+            k8s.core.v1.ServiceAccount(f"{self._name}-{suffix}-sa", metadata=self._meta(suffix, app),
+                                       automount_service_account_token=False, opts=self._child)
         k8s.apps.v1.Deployment(
             f"{self._name}-{suffix}",
             metadata=self._meta(suffix, app),

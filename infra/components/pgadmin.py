@@ -112,6 +112,13 @@ class PgAdmin(pulumi.ComponentResource):
         k8s.core.v1.ConfigMap(f"{self._name}-config", metadata=self._meta("config"), data=data,
                               opts=self._child)
 
+    def _service_account(self, suffix: str) -> str:
+        """A token-less ServiceAccount for one workload (project rule: one per workload); its name."""
+        meta = self._meta(suffix)
+        k8s.core.v1.ServiceAccount(f"{meta['name']}-serviceaccount", metadata=meta,
+                                   automount_service_account_token=False, opts=self._child)
+        return str(meta["name"])
+
     def _create_deployment(self) -> None:
         a = self._args
         env = [
@@ -160,6 +167,7 @@ class PgAdmin(pulumi.ComponentResource):
             "template": {
                 "metadata": {"labels": kx.labels("pgadmin", "monitoring", self._name)},
                 "spec": {"automountServiceAccountToken": False,
+                         "serviceAccountName": self._service_account(""),
                          "securityContext": kx.pod_security_context(a.uid),
                          "containers": [container], "volumes": volumes}},
         }
