@@ -66,19 +66,19 @@ policy-venv: $(POLICY_VENV)/.installed ## create .venv-policy with checkov
 policy: venv policy-venv render ## render every stack + example, run checkov on it: 0 failed checks, ≤ 3 skipped ids
 	$(PY) -m tests.policy.checkov_gate $(addprefix build/manifests/,$(STACKS)) $(if $(STACK),,$(wildcard build/examples/*))
 
-# ---- monitoring: promtool, built from source with Go and cached in .tools/ --
+# ---- monitoring: promtool, built from source with Go, cached per user (shared by clean clones) --
 # v0.316.0 is the Go module version of Prometheus 3.16.0 (the module is tagged v0.3xx for v3.xx).
 PROMTOOL_VERSION := v0.316.0
-PROMTOOL := .tools/promtool-$(PROMTOOL_VERSION)/promtool
+PROMTOOL := $(HOME)/.cache/logagg/promtool-$(PROMTOOL_VERSION)/promtool
 .PHONY: promtool promtool-test
 
 $(PROMTOOL):
 	@command -v go >/dev/null || { echo "promtool: Go (1.25+) is needed to build it" >&2; exit 1; }
-	GOBIN=$(CURDIR)/$(dir $(PROMTOOL)) CGO_ENABLED=0 go install -trimpath \
+	GOBIN=$(dir $(PROMTOOL)) CGO_ENABLED=0 go install -trimpath \
 		github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
 
-promtool: $(PROMTOOL) ## build promtool into .tools/ (first time ~10 min) and print its path
-	@echo $(CURDIR)/$(PROMTOOL)
+promtool: $(PROMTOOL) ## build promtool into ~/.cache/logagg/ (first time ~10 min) and print its path
+	@echo $(PROMTOOL)
 
 promtool-test: promtool ## check the alert rules and run their unit tests with promtool
 	$(PROMTOOL) check rules infra/monitoring/alerts.yaml
