@@ -23,7 +23,7 @@ pytestmark = pytest.mark.drills
 
 FULL = os.environ.get("DRILLS_BUDGET", "quick") == "full"
 #: Examples per operation; the API has 7 operations (≥ 1000 cases in the full budget).
-EXAMPLES = 150 if FULL else 12
+EXAMPLES = 250 if FULL else 12
 MIN_CASES = 1000 if FULL else 50
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")
