@@ -23,13 +23,17 @@ from types import FrameType
 from typing import Any, Protocol
 
 import psycopg
-from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from kafka.errors import CommitFailedError, KafkaError  # type: ignore[import-untyped]
 from kafka.structs import OffsetAndMetadata  # type: ignore[import-untyped]
 from prometheus_client import start_http_server
 
 from logagg.consumer import metrics
 from logagg.consumer.batch import BatchWriter, KafkaMessage, TransientWriteError
+from logagg.consumer.partition_health import (
+    DEFAULT_REFRESH_SECONDS,
+    PartitionHealthRefresher,
+)
 from logagg.store.backup_runs import backup_status
 
 log = logging.getLogger(__name__)
@@ -68,19 +72,31 @@ class ConsumerSettings(Protocol):
 class LogConsumer:
     """One consumer-group member writing batches to PostgreSQL; ``run()`` until ``stop()``."""
 
-    def __init__(self, settings: ConsumerSettings) -> None:
+    def __init__(
+        self, settings: ConsumerSettings, *, partition_health_seconds: float = DEFAULT_REFRESH_SECONDS
+    ) -> None:
         self._settings = settings
         self._stop = threading.Event()
         self._writer = BatchWriter(settings.database_dsn())
         self._consumer: KafkaConsumer | None = None
         self._crash_after_commit = os.environ.get(CRASH_ENV) == "1" and settings.env != "prod"
         self._next_backup_refresh = 0.0
+        self._partition_health = PartitionHealthRefresher(self._admin_client, partition_health_seconds)
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Ask the loop to finish the in-flight batch and exit (signal-handler compatible)."""
         if signum is not None:
             log.info("signal received; finishing the in-flight batch", extra={"signal": signum})
         self._stop.set()
+
+    def _admin_client(self) -> KafkaAdminClient:
+        """An admin client for cluster metadata (same servers and security as the consumer)."""
+        return KafkaAdminClient(
+            bootstrap_servers=self._settings.kafka_servers(),
+            client_id="logagg-consumer-health",
+            request_timeout_ms=10000,
+            **self._settings.kafka_security_options(),
+        )
 
     def _connect_kafka(self) -> KafkaConsumer | None:
         backoff = 0.5
@@ -121,9 +137,11 @@ class LogConsumer:
                     self._commit(messages)
                 self._update_lag()
                 self._refresh_backup_gauges()
+                self._partition_health.maybe_refresh()
         finally:
             log.info("consumer stopping; leaving the group")
             self._consumer.close(autocommit=False)
+            self._partition_health.close()
             self._writer.close()
 
     def _write_with_retry(self, messages: Sequence[KafkaMessage]) -> bool:
@@ -223,19 +241,23 @@ class LogConsumer:
             log.warning("cannot read backup_runs", extra={"error": str(exc)})
             self._writer.close()
             return
-        if status.last_backup_success is not None:
-            metrics.BACKUP_LAST_SUCCESS.set(status.last_backup_success.timestamp())
-        if status.last_verify_success is not None:
-            metrics.RESTORE_VERIFY_LAST_SUCCESS.set(status.last_verify_success.timestamp())
-        if status.last_verify_ok is not None:
-            metrics.RESTORE_VERIFY_OK.set(1 if status.last_verify_ok else 0)
+        # None (no such run yet) → no sample, so alerts never mistake "nothing yet" for a failure.
+        backup, verified, ok = status.last_backup_success, status.last_verify_success, status.last_verify_ok
+        metrics.BACKUP_LAST_SUCCESS.set(None if backup is None else backup.timestamp())
+        metrics.RESTORE_VERIFY_LAST_SUCCESS.set(None if verified is None else verified.timestamp())
+        metrics.RESTORE_VERIFY_OK.set(None if ok is None else float(ok))
 
 
-def run_consumer(settings: ConsumerSettings, *, serve_metrics: bool = True) -> None:
+def run_consumer(
+    settings: ConsumerSettings,
+    *,
+    serve_metrics: bool = True,
+    partition_health_seconds: float = DEFAULT_REFRESH_SECONDS,
+) -> None:
     """Entry point of ``logagg consumer``: metrics server, signal handlers, then the loop."""
     if serve_metrics:
         start_http_server(settings.metrics_port)
-    consumer = LogConsumer(settings)
+    consumer = LogConsumer(settings, partition_health_seconds=partition_health_seconds)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, consumer.stop)
     consumer.run()

@@ -73,12 +73,35 @@ def test_consumes_commits_and_shuts_down_cleanly_on_sigterm(
     wait_for(lambda: consumer.metric('logagg_consumer_lag{partition="0"}') == 0, "lag gauge")
     assert consumer.metric("logagg_backup_last_success_timestamp_seconds") == backup_done.timestamp()
     assert consumer.metric("logagg_restore_verify_ok") == 0
-    assert consumer.metric("logagg_restore_verify_last_success_timestamp_seconds") == 0
+    # no verification ever succeeded: no sample at all (not a misleading 0)
+    assert consumer.metric("logagg_restore_verify_last_success_timestamp_seconds") is None
+    # partition health of the real (replication factor 1, so healthy) topic
+    assert consumer.metric(f'logagg_kafka_under_replicated_partitions{{topic="{topic}"}}') == 0
+    assert consumer.metric(f'logagg_kafka_offline_partitions{{topic="{topic}"}}') == 0
+    assert (consumer.metric("logagg_kafka_partition_health_last_refresh_timestamp_seconds") or 0) > 0
+    assert consumer.metric("logagg_kafka_metadata_errors_total") == 0
 
     assert consumer.terminate() == 0
     assert "leaving the group" in consumer.output()
     group = group_description(kafka_bootstrap, start_consumer.group)  # type: ignore[attr-defined]
     assert group["group_state"] == "Empty" and not group["members"], "consumer did not leave the group"
+
+
+def test_backup_gauges_have_no_sample_before_any_run(
+    start_consumer: Callable[..., ConsumerProcess], consumer_dsn: str, topic: str,
+) -> None:
+    with psycopg.connect(consumer_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM backup_runs")
+    consumer = start_consumer()
+    # the first loop iteration refreshes both; partition health proves the loop has run
+    wait_for(lambda: consumer.metric(f'logagg_kafka_offline_partitions{{topic="{topic}"}}') == 0,
+             "partition health gauges")
+    text = consumer.metrics()
+    for name in ("logagg_backup_last_success_timestamp_seconds", "logagg_restore_verify_ok",
+                 "logagg_restore_verify_last_success_timestamp_seconds"):
+        assert f"# TYPE {name} gauge" in text
+        assert f"\n{name} " not in text, f"{name} must have no sample before any run"
+    assert consumer.terminate() == 0
 
 
 def test_poison_messages_are_dead_lettered_and_consumption_continues(
