@@ -16,14 +16,13 @@ from infra.components import grafana
 from tests.monitoring.conftest import ROOT
 
 DASHBOARDS = sorted((ROOT / "infra" / "monitoring" / "dashboards").glob("*.json"))
-# Series of the exporters the Monitoring component deploys (kube-state-metrics, kafka_exporter,
-# postgres_exporter, CloudNativePG) and Prometheus' own `up`.
+# Series of the exporters the Monitoring component deploys (kube-state-metrics, postgres_exporter,
+# CloudNativePG) and Prometheus' own `up`. Kafka partition health is the consumer's own (contract).
 EXPORTER_METRICS = {
     "up", "kube_pod_container_status_restarts_total",
     "kube_horizontalpodautoscaler_status_current_replicas",
     "kube_horizontalpodautoscaler_spec_max_replicas", "kube_horizontalpodautoscaler_spec_min_replicas",
-    "kafka_topic_partition_under_replicated_partition", "kafka_topic_partition_replicas",
-    "kafka_topic_partition_leader", "pg_up", "cnpg_collector_up",
+    "pg_up", "cnpg_collector_up",
     "process_start_time_seconds",  # every prometheus_client process exports it
 }
 # Grafana's built-in variables and the values the PromQL check substitutes for them.
