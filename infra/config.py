@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .k8s import ResourceSpec, is_pinned_image
 
@@ -261,7 +261,7 @@ _CIDR = re.compile(r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
-def _platform(r: _Reader) -> dict[str, object]:
+def _platform(r: _Reader) -> dict[str, Any]:
     """Monitoring, TLS, network and backup keys (the parts wired into LogAggregator)."""
     mode = r.choice("monitoringMode", ("bundled", "operator", "none"))
     url = "an http(s):// URL or empty"
