@@ -1,8 +1,9 @@
 """Metrics and alerts: a bundled Prometheus, or monitors + rules for an existing Prometheus Operator.
 
-Exporters deployed here (both modes): kafka_exporter (topic/partition health for the Kafka alerts)
-and, for a plain PostgreSQL StatefulSet, postgres_exporter. CloudNativePG instances serve their own
-metrics on port 9187 and are scraped directly. The bundled mode also runs kube-state-metrics limited
+Exporters deployed here (both modes): postgres_exporter, for a plain PostgreSQL StatefulSet only.
+CloudNativePG instances serve their own metrics on port 9187 and are scraped directly. Kafka's
+partition health (the Kafka alerts) is exported by the consumer itself from the cluster metadata,
+so no Kafka exporter runs. The bundled mode also runs kube-state-metrics limited
 to the stack's namespace (pod restarts, HPA replicas), so every RBAC grant is a namespaced Role;
 kube-prometheus-stack brings its own cluster-wide kube-state-metrics.
 """
@@ -25,12 +26,12 @@ PROMETHEUS_IMAGE = "prom/prometheus:v3.16.0"
 """Official image (pinned; the same release as the promtool that tests the rules)."""
 KUBE_STATE_METRICS_IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0"
 """Official image (pinned)."""
-KAFKA_EXPORTER_IMAGE = "danielqsj/kafka-exporter:v1.9.0"
-"""kafka_exporter (pinned)."""
 POSTGRES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
 """prometheus-community postgres_exporter (pinned)."""
 PROMETHEUS_PORT = 9090
 KSM_PORT = 8080
+# TRANSITIONAL: no Kafka exporter runs any more; only LogAggregator still imports this (its
+# NetworkPolicy port map). Remove together with that import (see the kafka_bootstrap_servers note).
 KAFKA_EXPORTER_PORT = 9308
 POSTGRES_EXPORTER_PORT = 9187
 MODES = ("bundled", "operator")
@@ -70,9 +71,8 @@ class MonitoringArgs:
     app_targets: list[ScrapeTarget] = field(default_factory=list)
     """Application pods to scrape (API, consumer, CloudNativePG instances)."""
     kafka_bootstrap_servers: pulumi.Input[str] | None = None
-    """`host:port,...` for kafka_exporter; None = no Kafka exporter."""
-    kafka_version: str = "3.9.0"
-    """Protocol version kafka_exporter speaks (Kafka 4 dropped the exporter's 2.0 default)."""
+    """Ignored (transitional): no Kafka exporter runs, the consumer exports partition health. To be
+    removed as soon as LogAggregator stops passing it."""
     postgres_exporter: PostgresExporterArgs | None = None
     """Where postgres_exporter connects (StatefulSet PostgreSQL); None = no exporter (CloudNativePG
     instances export their own metrics)."""
@@ -122,15 +122,6 @@ def api_token_volume() -> dict[str, Any]:
     ]}}
 
 
-def kafka_exporter_args(bootstrap: str, version: str) -> list[str]:
-    """kafka_exporter command line: one --kafka.server per bootstrap address."""
-    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
-    if not servers:
-        raise ValueError("kafka_bootstrap_servers is empty")
-    return [*(f"--kafka.server={s}" for s in servers), f"--kafka.version={version}",
-            f"--web.listen-address=:{KAFKA_EXPORTER_PORT}"]
-
-
 def prometheus_files(namespace: str, targets: list[ScrapeTarget], args: MonitoringArgs) -> dict[str, str]:
     """ConfigMap data of the bundled Prometheus: prometheus.yml and the stack's alert rules."""
     config = prometheus_config(namespace, targets, scrape_interval=args.scrape_interval,
@@ -175,7 +166,6 @@ class Monitoring(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self.exporter_selectors = {}
         targets = list(args.app_targets)
-        targets += self._create_kafka_exporter()
         targets += self._create_postgres_exporter()
         if args.mode == "bundled":
             targets += self._create_kube_state_metrics()
@@ -230,19 +220,6 @@ class Monitoring(pulumi.ComponentResource):
         return selector
 
     # ---- exporters ---------------------------------------------------------------------------
-    def _create_kafka_exporter(self) -> list[ScrapeTarget]:
-        a = self._args
-        if a.kafka_bootstrap_servers is None:
-            return []
-        args = pulumi.Output.from_input(a.kafka_bootstrap_servers).apply(
-            lambda b: kafka_exporter_args(b, a.kafka_version))
-        probe = kx.tcp_probe("metrics", initial_delay=10, period=20)
-        selector = self._exporter("kafka-exporter", "kafka-exporter", self._container(
-            "kafka-exporter", KAFKA_EXPORTER_IMAGE, KAFKA_EXPORTER_PORT, a.exporter_resources,
-            args=args, readinessProbe=probe, livenessProbe=probe))
-        self.exporter_selectors["kafka-exporter"] = selector
-        return [ScrapeTarget(job="kafka-exporter", selector=selector, port="metrics")]
-
     def _create_postgres_exporter(self) -> list[ScrapeTarget]:
         pg = self._args.postgres_exporter
         if pg is None:

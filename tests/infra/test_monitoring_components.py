@@ -16,7 +16,6 @@ from infra.components.monitoring import (
     Monitoring,
     MonitoringArgs,
     PostgresExporterArgs,
-    kafka_exporter_args,
     retention_size,
 )
 from infra.components.pgadmin import PgAdmin, PgAdminArgs, servers_json
@@ -60,7 +59,6 @@ def kinds(objects: list[dict[str, Any]]) -> set[str]:
 
 def bundled(**overrides: Any) -> list[dict[str, Any]]:
     args = {"namespace": NS, "app_targets": [API, CONSUMER],
-            "kafka_bootstrap_servers": "logagg-kafka-0.logagg-kafka-headless:9092,logagg-kafka-1.logagg-kafka-headless:9092",
             "postgres_exporter": PostgresExporterArgs(
                 host="logagg-postgres.logagg-test.svc.cluster.local",
                 password_secret_name="logagg-postgres-credentials"),
@@ -71,8 +69,7 @@ def bundled(**overrides: Any) -> list[dict[str, Any]]:
 
 
 def operator(**overrides: Any) -> list[dict[str, Any]]:
-    args = {"namespace": NS, "mode": "operator", "app_targets": [API, CONSUMER, CNPG],
-            "kafka_bootstrap_servers": "logagg-kafka:9092"} | overrides
+    args = {"namespace": NS, "mode": "operator", "app_targets": [API, CONSUMER, CNPG]} | overrides
     return build(lambda: Monitoring("logagg", MonitoringArgs(**args)))
 
 
@@ -114,7 +111,8 @@ def test_objects_validate_against_kubernetes_and_crd_schemas(rendered: list[dict
 
 def test_pods_are_restricted_pss_compliant_and_pinned(rendered: list[dict[str, Any]]) -> None:
     pods = _pod_specs(rendered)
-    assert pods
+    # operator mode runs no pod of its own any more (no exporters; the operator's Prometheus scrapes)
+    assert pods or {o["kind"] for o in rendered} == {"PodMonitor", "PrometheusRule"}
     for name, spec in pods:
         pod_sc = spec["securityContext"]
         assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] >= 10000, name
@@ -173,8 +171,9 @@ def test_bundled_prometheus_config_per_stack() -> None:
     assert config["global"]["scrape_interval"] == "15s"
     assert config["rule_files"] == ["/etc/prometheus/alerts.yaml"]
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "logagg-api", "logagg-consumer", "kafka-exporter",
-                         "postgres-exporter", "kube-state-metrics"}
+    # no Kafka exporter: the consumer (logagg-consumer) exports Kafka's partition health
+    assert set(jobs) == {"prometheus", "logagg-api", "logagg-consumer", "postgres-exporter",
+                         "kube-state-metrics"}
     for job in jobs.values():
         for sd in job.get("kubernetes_sd_configs", []):
             assert sd == {"role": "pod", "namespaces": {"names": [NS]}}, job["job_name"]
@@ -218,11 +217,6 @@ def test_bundled_exporters() -> None:
     ksm = find(objects, "Deployment", "logagg-kube-state-metrics")["spec"]["template"]["spec"]
     assert f"--namespaces={NS}" in ksm["containers"][0]["args"]
     assert ksm["serviceAccountName"] == "logagg-kube-state-metrics"
-    kafka = find(objects, "Deployment", "logagg-kafka-exporter")["spec"]["template"]["spec"]
-    assert kafka["containers"][0]["args"][:2] == [
-        "--kafka.server=logagg-kafka-0.logagg-kafka-headless:9092",
-        "--kafka.server=logagg-kafka-1.logagg-kafka-headless:9092"]
-    assert kafka["automountServiceAccountToken"] is False
     pg = find(objects, "Deployment", "logagg-postgres-exporter")["spec"]["template"]["spec"]
     assert pg["containers"][0]["env"] == [
         {"name": "DATA_SOURCE_URI",
@@ -236,8 +230,26 @@ def test_bundled_exporters() -> None:
     assert svc["spec"]["ports"][0]["port"] == 9090
 
 
+def test_no_kafka_exporter_even_with_kafka_servers_given() -> None:
+    # LogAggregator still passes kafka_bootstrap_servers (transitional): it must deploy nothing.
+    for objects in (bundled(kafka_bootstrap_servers="logagg-kafka:9092"),
+                    operator(kafka_bootstrap_servers="logagg-kafka:9092")):
+        # (the rules in the ConfigMap/PrometheusRule do name the consumer's logagg_kafka_* gauges)
+        kafka = [f"{o['kind']}/{o['metadata']['name']}" for o in objects
+                 if o["kind"] not in {"ConfigMap", "PrometheusRule"} and "kafka" in json.dumps(o)]
+        assert kafka == [], kafka
+        assert not [o for o in objects if o["kind"] in {"Deployment", "Service", "ServiceAccount"}
+                    and "kafka" in o["metadata"]["name"]]
+    config = yaml.safe_load(find(bundled(kafka_bootstrap_servers="logagg-kafka:9092"), "ConfigMap",
+                                 "logagg-prometheus-config")["data"]["prometheus.yml"])
+    assert all("kafka" not in j["job_name"] for j in config["scrape_configs"])
+    monitoring = yaml.safe_load(find(bundled(), "ConfigMap", "logagg-prometheus-config")["data"]["alerts.yaml"])
+    exprs = " ".join(r["expr"] for g in monitoring["groups"] for r in g["rules"])
+    assert "kafka_topic_partition" not in exprs and "logagg_kafka_under_replicated_partitions" in exprs
+
+
 def test_optional_exporters_are_left_out_when_not_configured() -> None:
-    objects = bundled(kafka_bootstrap_servers=None, postgres_exporter=None)
+    objects = bundled(postgres_exporter=None)
     names = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
     assert names == {"logagg-kube-state-metrics"}
     config = yaml.safe_load(find(objects, "ConfigMap", "logagg-prometheus-config")["data"]["prometheus.yml"])
@@ -257,8 +269,7 @@ def test_operator_mode_emits_monitors_and_rules_instead_of_prometheus() -> None:
     objects = operator()
     assert not kinds(objects) & {"StatefulSet", "Role", "RoleBinding", "ConfigMap"}
     monitors = {o["metadata"]["name"]: o for o in objects if o["kind"] == "PodMonitor"}
-    assert set(monitors) == {"logagg-logagg-api", "logagg-logagg-consumer", "logagg-cnpg",
-                             "logagg-kafka-exporter"}
+    assert set(monitors) == {"logagg-logagg-api", "logagg-logagg-consumer", "logagg-cnpg"}
     cnpg = monitors["logagg-cnpg"]
     assert cnpg["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert cnpg["spec"]["selector"] == {"matchLabels": {"cnpg.io/cluster": "logagg-postgres"}}
@@ -287,8 +298,6 @@ def test_bad_args_are_refused() -> None:
         bundled(mode="helm")
     with pytest.raises(ValueError, match="storage_size"):
         retention_size("lots")
-    with pytest.raises(ValueError, match="empty"):
-        kafka_exporter_args(" , ", "3.9.0")
 
 
 # ---- Grafana -----------------------------------------------------------------------------------
