@@ -56,10 +56,21 @@ def create_migrated_database(admin_dsn: str, name: str) -> str:
     return dsn
 
 
-def drop_database(admin_dsn: str, name: str) -> None:
-    """Drop ``name`` if it exists (disconnecting its sessions)."""
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def drop_database(admin_dsn: str, name: str, attempts: int = 30) -> None:
+    """Drop ``name`` if it exists (disconnecting its sessions).
+
+    An autovacuum worker on a freshly loaded table runs as the superuser, which the application role
+    may not terminate (InsufficientPrivilege): wait for it to finish and try again.
+    """
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(admin_dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
 
 
 def database_exists(admin_dsn: str, name: str) -> bool:
