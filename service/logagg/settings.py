@@ -37,6 +37,12 @@ LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 class SecretFileSource(PydanticBaseSettingsSource):
     """Reads `LOGAGG_<NAME>_FILE` for the secret settings (file content, trailing newline stripped)."""
 
+    def __init__(
+        self, settings_cls: type[BaseSettings], fields: tuple[str, ...] = SECRET_FIELDS
+    ) -> None:
+        super().__init__(settings_cls)
+        self.fields = fields
+
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         """Unused: values are produced in bulk by __call__."""
         return None, field_name, False
@@ -50,7 +56,7 @@ class SecretFileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for name in SECRET_FIELDS:
+        for name in self.fields:
             env_name = f"{ENV_PREFIX}{name.upper()}_FILE"
             path = os.environ.get(env_name)
             if not path:

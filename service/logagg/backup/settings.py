@@ -7,23 +7,20 @@ which the service settings rightly require outside dev.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from logagg.settings import ENV_PREFIX, SecretFileSource
+
 from .retention import RetentionPolicy
 from .storage import BucketLocation
 
-ENV_PREFIX = "LOGAGG_"
 #: Settings that may be read from the file named by ``LOGAGG_<NAME>_FILE``.
 SECRET_FIELDS = (
     "database_url",
@@ -31,26 +28,6 @@ SECRET_FIELDS = (
     "backup_s3_secret_access_key",
     "backup_scratch_database_url",
 )
-
-
-class _SecretFiles(PydanticBaseSettingsSource):
-    """``LOGAGG_<NAME>_FILE`` → the file's content (a mounted Kubernetes Secret)."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        """Unused: values are produced in bulk by __call__."""
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name in SECRET_FIELDS:
-            env_name = f"{ENV_PREFIX}{name.upper()}_FILE"
-            path = os.environ.get(env_name)
-            if path:
-                try:
-                    values[name] = Path(path).read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise ValueError(f"{env_name}: cannot read {path}: {exc.strerror}") from None
-        return values
 
 
 class BackupSettings(BaseSettings):
@@ -90,7 +67,7 @@ class BackupSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Explicit arguments win, then ``*_FILE`` secrets, then plain environment variables."""
-        return (init_settings, _SecretFiles(settings_cls), env_settings)
+        return (init_settings, SecretFileSource(settings_cls, SECRET_FIELDS), env_settings)
 
     @model_validator(mode="after")
     def _require_outside_dev(self) -> BackupSettings:
