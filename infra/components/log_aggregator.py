@@ -24,7 +24,6 @@ from .ingestion import IngestionService, IngestionServiceArgs
 from .kafka import Kafka, KafkaArgs
 from .migrations import Migrations, MigrationsArgs
 from .monitoring import (
-    KAFKA_EXPORTER_PORT,
     KSM_PORT,
     POSTGRES_EXPORTER_PORT,
     Monitoring,
@@ -408,7 +407,6 @@ class LogAggregator(pulumi.ComponentResource):
                                                 password_secret_name=f"{name}-postgres-credentials")
             monitoring = Monitoring(name, MonitoringArgs(
                 namespace=self.namespace, mode=a.monitoring_mode, app_targets=targets,
-                kafka_bootstrap_servers=self._kafka.bootstrap_servers if self._kafka else None,
                 postgres_exporter=exporter, retention=a.prometheus_retention,
                 storage_size=a.prometheus_storage_size, storage_class=a.storage_class,
                 runbook_base_url=a.runbook_base_url, alertmanager_url=a.alertmanager_url),
@@ -448,12 +446,10 @@ class LogAggregator(pulumi.ComponentResource):
         api_clients: dict[str, dict[str, str]] = {}
         prometheus = None
         if monitoring is not None:
-            ports = {"kafka-exporter": KAFKA_EXPORTER_PORT, "postgres-exporter": POSTGRES_EXPORTER_PORT,
+            ports = {"postgres-exporter": POSTGRES_EXPORTER_PORT,
                      "kube-state-metrics": KSM_PORT}
             exporters = monitoring.exporter_selectors
             scrape = {job: (selector, (ports[job],)) for job, selector in exporters.items()}
-            if "kafka-exporter" in exporters:
-                kafka_clients["kafka-exporter"] = exporters["kafka-exporter"]
             if "postgres-exporter" in exporters:
                 db_clients["postgres-exporter"] = exporters["postgres-exporter"]
             if monitoring.prometheus_selector:
