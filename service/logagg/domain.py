@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+import orjson
+
 #: Levels from least to most severe; ``min_level`` filters use this order.
 LEVELS: tuple[str, ...] = ("trace", "debug", "info", "warn", "error", "fatal")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
@@ -60,7 +62,8 @@ def format_ts(ts: datetime) -> str:
     """RFC 3339 UTC with microseconds and a ``Z`` suffix (the wire and API format)."""
     if ts.tzinfo is None:
         raise ValueError("timestamp must be timezone-aware")
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime on the ingest hot path; UTC ends in +00:00.
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -143,9 +146,21 @@ class LogRecord:
 def encode_batch(records: Iterable[LogRecord]) -> bytes:
     """Encode records as one Kafka message value (UTF-8 JSON ``{"v": 1, "records": [...]}``)."""
     payload = {"v": WIRE_VERSION, "records": [r.to_wire() for r in records]}
-    # ASCII escapes: always valid UTF-8, even for a lone surrogate that json.loads let through
-    # (the consumer then isolates such a record instead of dead-lettering the whole message).
-    return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    try:
+        return orjson.dumps(payload)  # the hot path: several times faster than json
+    except orjson.JSONEncodeError:
+        # A lone surrogate (the API rejects them; other producers may not): ASCII escapes are
+        # always valid UTF-8, and the consumer then isolates that record, not the whole message.
+        return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _loads(value: bytes) -> Any:
+    try:
+        return orjson.loads(value)  # the hot path
+    except orjson.JSONDecodeError:
+        # orjson refuses escaped lone surrogates that json accepts; the slow path keeps such a
+        # message decodable so the writer can isolate the one bad record.
+        return json.loads(value.decode("utf-8"))
 
 
 def decode_batch(value: bytes | None) -> list[LogRecord]:
@@ -153,7 +168,7 @@ def decode_batch(value: bytes | None) -> list[LogRecord]:
     if value is None:
         raise InvalidBatch("empty message (tombstone)")
     try:
-        payload = json.loads(value.decode("utf-8"))
+        payload = _loads(value)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidBatch(f"not UTF-8 JSON: {exc}") from None
     if not isinstance(payload, dict):
