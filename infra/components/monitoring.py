@@ -30,9 +30,6 @@ POSTGRES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1
 """prometheus-community postgres_exporter (pinned)."""
 PROMETHEUS_PORT = 9090
 KSM_PORT = 8080
-# TRANSITIONAL: no Kafka exporter runs any more; only LogAggregator still imports this (its
-# NetworkPolicy port map). Remove together with that import (see the kafka_bootstrap_servers note).
-KAFKA_EXPORTER_PORT = 9308
 POSTGRES_EXPORTER_PORT = 9187
 MODES = ("bundled", "operator")
 # kube-state-metrics collectors the alerts and dashboards need; all namespaced.
@@ -70,9 +67,6 @@ class MonitoringArgs:
     """`bundled` (own Prometheus) or `operator` (PodMonitors + PrometheusRule for kube-prometheus-stack)."""
     app_targets: list[ScrapeTarget] = field(default_factory=list)
     """Application pods to scrape (API, consumer, CloudNativePG instances)."""
-    kafka_bootstrap_servers: pulumi.Input[str] | None = None
-    """Ignored (transitional): no Kafka exporter runs, the consumer exports partition health. To be
-    removed as soon as LogAggregator stops passing it."""
     postgres_exporter: PostgresExporterArgs | None = None
     """Where postgres_exporter connects (StatefulSet PostgreSQL); None = no exporter (CloudNativePG
     instances export their own metrics)."""

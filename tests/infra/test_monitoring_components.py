@@ -230,17 +230,15 @@ def test_bundled_exporters() -> None:
     assert svc["spec"]["ports"][0]["port"] == 9090
 
 
-def test_no_kafka_exporter_even_with_kafka_servers_given() -> None:
-    # LogAggregator still passes kafka_bootstrap_servers (transitional): it must deploy nothing.
-    for objects in (bundled(kafka_bootstrap_servers="logagg-kafka:9092"),
-                    operator(kafka_bootstrap_servers="logagg-kafka:9092")):
+def test_no_kafka_exporter() -> None:
+    for objects in (bundled(), operator()):
         # (the rules in the ConfigMap/PrometheusRule do name the consumer's logagg_kafka_* gauges)
         kafka = [f"{o['kind']}/{o['metadata']['name']}" for o in objects
                  if o["kind"] not in {"ConfigMap", "PrometheusRule"} and "kafka" in json.dumps(o)]
         assert kafka == [], kafka
         assert not [o for o in objects if o["kind"] in {"Deployment", "Service", "ServiceAccount"}
                     and "kafka" in o["metadata"]["name"]]
-    config = yaml.safe_load(find(bundled(kafka_bootstrap_servers="logagg-kafka:9092"), "ConfigMap",
+    config = yaml.safe_load(find(bundled(), "ConfigMap",
                                  "logagg-prometheus-config")["data"]["prometheus.yml"])
     assert all("kafka" not in j["job_name"] for j in config["scrape_configs"])
     monitoring = yaml.safe_load(find(bundled(), "ConfigMap", "logagg-prometheus-config")["data"]["alerts.yaml"])
@@ -298,6 +296,8 @@ def test_bad_args_are_refused() -> None:
         bundled(mode="helm")
     with pytest.raises(ValueError, match="storage_size"):
         retention_size("lots")
+    with pytest.raises(TypeError, match="kafka_bootstrap_servers"):  # the exporter's input is gone
+        bundled(kafka_bootstrap_servers="logagg-kafka:9092")
 
 
 # ---- Grafana -----------------------------------------------------------------------------------
