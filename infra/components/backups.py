@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import images, service_pod
 from .. import k8s as kx
-from .. import service_pod
 
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 """Name under which the barman-cloud CNPG-I plugin registers with the operator."""
@@ -26,7 +26,7 @@ BARMAN_CHART_VERSION = "0.8.1"
 """plugin-barman-cloud Helm chart (cloudnative-pg charts repo); runs plugin image BARMAN_VERSION."""
 BARMAN_VERSION = "v0.14.0"
 """barman-cloud plugin version (its ObjectStore CRD is in tests/infra/crds/)."""
-SCRATCH_POSTGRES_IMAGE = "postgres:17.6"
+SCRATCH_POSTGRES_IMAGE = images.POSTGRES
 """Throw-away server the verify Job restores into (same major as the cluster, pinned)."""
 S3_KEY_ID = "access-key-id"
 """Secret key (and file name) of the S3 access key id."""
@@ -78,7 +78,7 @@ class RecoveryArgs:
     the program's: point the service at `<cluster_name>-dsn` and `<cluster_name>-ca`)."""
     instances: int = 1
     """Instances of the new cluster."""
-    image_name: str = "ghcr.io/cloudnative-pg/postgresql:17.6"
+    image_name: str = images.CNPG_POSTGRES
     """Operand image (the source's major version)."""
     storage_size: str = "10Gi"
     """PVC size per instance."""

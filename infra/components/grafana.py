@@ -15,12 +15,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from .. import images
 from .. import k8s as kx
 from ..monitoring import assets
 
-GRAFANA_IMAGE = "grafana/grafana:11.6.0"
+GRAFANA_IMAGE = images.GRAFANA
 """Official image (pinned)."""
-PSQL_IMAGE = "postgres:17.6"
+PSQL_IMAGE = images.POSTGRES
 """For the role Job's psql (the same pinned image as the StatefulSet PostgreSQL)."""
 PORT = 3000
 PROMETHEUS_UID = "logagg-prometheus"

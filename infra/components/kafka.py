@@ -8,9 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from .. import images
 from .. import k8s as kx
 
-KAFKA_IMAGE = "apache/kafka:4.1.2"
+KAFKA_IMAGE = images.KAFKA
 """Official image (pinned)."""
 CLIENT_PORT = 9092
 CONTROLLER_PORT = 9093

@@ -14,9 +14,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from .. import images
 from .. import k8s as kx
 
-PGADMIN_IMAGE = "dpage/pgadmin4:9.2"
+PGADMIN_IMAGE = images.PGADMIN
 """Official image (pinned)."""
 PORT = 8080
 CA_PATH = "/etc/pgadmin/db-ca/ca.crt"

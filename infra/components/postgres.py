@@ -10,14 +10,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from .. import images
 from .. import k8s as kx
 
 CNPG_CHART_VERSION = "0.29.0"
 """cloudnative-pg Helm chart version; it ships operator 1.30.0 (CRDs in tests/infra/crds/)."""
 CNPG_CHART_REPO = "https://cloudnative-pg.github.io/charts"
-POSTGRES_IMAGE = "postgres:17.6"
+POSTGRES_IMAGE = images.POSTGRES
 """Official image for the StatefulSet mode (pinned)."""
-CNPG_POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.6"
+CNPG_POSTGRES_IMAGE = images.CNPG_POSTGRES
 """CloudNativePG operand image (pinned)."""
 PORT = 5432
 

@@ -8,9 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from .. import images
 from .. import k8s as kx
 
-REDIS_IMAGE = "redis:8.2.2"
+REDIS_IMAGE = images.REDIS
 """Official image (pinned)."""
 PORT = 6379
 

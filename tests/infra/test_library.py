@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from infra import images as images_mod
 from infra.components import (
     ExternalKafka,
     ExternalPostgres,
@@ -108,7 +109,7 @@ def test_byo_postgres_creates_no_database(byo_postgres: list[dict[str, Any]]) ->
     assert not [n for n in names if "postgres" in n.split("/")[1]], sorted(names)
     images = {c["image"] for spec in pod_specs(byo_postgres).values()
               for c in spec["containers"] + spec.get("initContainers", [])}
-    assert "postgres:17.6" in images  # only the verify Job's throw-away scratch server ...
+    assert images_mod.POSTGRES in images  # only the verify Job's throw-away scratch server ...
     scratch = [n for n, spec in pod_specs(byo_postgres).items()
                if any(c["image"].startswith("postgres:") for c in spec["containers"])]
     assert scratch == ["Job/logagg-grafana-readonly-role"], scratch  # ... and the psql role Job

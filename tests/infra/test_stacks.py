@@ -224,7 +224,7 @@ def test_dev_postgres_is_one_hardened_statefulset(rendered: dict[str, render.Ren
     assert sts["spec"]["replicas"] == 1
     spec = sts["spec"]["template"]["spec"]
     (c,) = spec["containers"]
-    assert re.fullmatch(r"postgres:17\.\d+", c["image"])
+    assert re.fullmatch(r"postgres:17\.\d+@sha256:[0-9a-f]{64}", c["image"])
     assert spec["securityContext"]["runAsUser"] >= 10000
     assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsUser"]
     env = env_of(c)
