@@ -68,6 +68,8 @@ policy: venv policy-venv render ## render every stack + example, run checkov on 
 
 # ---- monitoring: promtool, built from source with Go, cached per user (shared by clean clones) --
 # v0.316.0 is the Go module version of Prometheus 3.16.0 (the module is tagged v0.3xx for v3.xx).
+# The bundled server is the 3.5 LTS image (infra/images.py); promtool 3.5 itself cannot be
+# `go install`ed (its go.mod has replace directives), and the rules use nothing newer than 3.5.
 PROMTOOL_VERSION := v0.316.0
 PROMTOOL := $(HOME)/.cache/logagg/promtool-$(PROMTOOL_VERSION)/promtool
 .PHONY: promtool promtool-test

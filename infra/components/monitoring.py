@@ -18,16 +18,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from .. import images
 from .. import k8s as kx
 from ..monitoring import assets
 from ..monitoring.scrape import ScrapeTarget, prometheus_config
 
-PROMETHEUS_IMAGE = "prom/prometheus:v3.16.0"
-"""Official image (pinned; the same release as the promtool that tests the rules)."""
-KUBE_STATE_METRICS_IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0"
-"""Official image (pinned)."""
-POSTGRES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
-"""prometheus-community postgres_exporter (pinned)."""
+PROMETHEUS_IMAGE = images.PROMETHEUS
+KUBE_STATE_METRICS_IMAGE = images.KUBE_STATE_METRICS
+POSTGRES_EXPORTER_IMAGE = images.POSTGRES_EXPORTER
 PROMETHEUS_PORT = 9090
 KSM_PORT = 8080
 POSTGRES_EXPORTER_PORT = 9187
