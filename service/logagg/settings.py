@@ -125,6 +125,9 @@ class Settings(BaseSettings):
 
     # --- consumer, storage, retention ------------------------------------------------------------
     metrics_port: int = Field(default=9090, ge=1, le=65535)
+    kafka_health_refresh_seconds: float = Field(
+        default=30.0, gt=0, description="how often the consumer refreshes Kafka partition health"
+    )
     consumer_max_batch_records: int = Field(default=5000, ge=1)
     consumer_poll_timeout_ms: int = Field(default=500, ge=1)
     consumer_session_timeout_ms: int = Field(

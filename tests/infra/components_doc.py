@@ -104,7 +104,7 @@ Runnable programs: [`examples/byo-postgres`](../examples/byo-postgres/__main__.p
 - **Bring your own PostgreSQL** (`external_postgres`): no PostgreSQL workload, operator or exporter;
   the service, migrations, backups and Grafana use the given DSN Secret (and CA), NetworkPolicies
   allow egress to `cidr:port`. WAL archiving/PITR need the in-cluster CloudNativePG and are off.
-- **Bring your own Kafka** (`external_kafka`): no brokers, topic Job or kafka_exporter; the service
+- **Bring your own Kafka** (`external_kafka`): no brokers or topic Job; the service
   gets the bootstrap servers and, with `tls_ca_secret_name`, speaks SSL verified against that CA
   (`LOGAGG_KAFKA_SECURITY_PROTOCOL=SSL`). SASL is not supported by the service yet.
 - **Several tenants**: one `LogAggregator` per namespace, each with a distinct name. Cluster-wide

@@ -58,6 +58,8 @@ class ConsumerSettings(Protocol):
     @property
     def metrics_port(self) -> int: ...
     @property
+    def kafka_health_refresh_seconds(self) -> float: ...
+    @property
     def consumer_max_batch_records(self) -> int: ...
     @property
     def consumer_poll_timeout_ms(self) -> int: ...
@@ -252,12 +254,15 @@ def run_consumer(
     settings: ConsumerSettings,
     *,
     serve_metrics: bool = True,
-    partition_health_seconds: float = DEFAULT_REFRESH_SECONDS,
+    partition_health_seconds: float | None = None,
 ) -> None:
     """Entry point of ``logagg consumer``: metrics server, signal handlers, then the loop."""
     if serve_metrics:
         start_http_server(settings.metrics_port)
-    consumer = LogConsumer(settings, partition_health_seconds=partition_health_seconds)
+    consumer = LogConsumer(
+        settings,
+        partition_health_seconds=partition_health_seconds or settings.kafka_health_refresh_seconds,
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, consumer.stop)
     consumer.run()
