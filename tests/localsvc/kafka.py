@@ -15,10 +15,9 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from tests.localsvc import processes
+from tests.localsvc.lifecycle import LocalServer
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -141,8 +140,13 @@ def java_executable() -> str:
     return found
 
 
-class KafkaBroker:
+class KafkaBroker(LocalServer):
     """One KRaft node on 127.0.0.1; `stop()` then `start()` keeps its data directory and ports."""
+
+    what = "Kafka"
+    # Controlled shutdown; generous timeout: the first run also writes the class archive while exiting.
+    stop_signal = signal.SIGTERM
+    stop_timeout = 60
 
     def __init__(
         self,
@@ -154,17 +158,19 @@ class KafkaBroker:
         heap: str = "512m",
         jvm_options: Sequence[str] = QUICK_START_JVM,
     ) -> None:
-        self._owns_dir = work_dir is None
-        self.work_dir = Path(work_dir or processes.make_temp_dir("logagg-kafka-"))
+        super().__init__(work_dir, temp_prefix="logagg-kafka-", persistent=persistent)
         self.port = port or processes.free_port()
         self.controller_port = controller_port or processes.free_port()
         while self.controller_port == self.port:
             self.controller_port = processes.free_port()
-        self.persistent = persistent
         self.heap = heap
         self.jvm_options = list(jvm_options)
-        self._proc: subprocess.Popen[bytes] | None = None
         self._libs: Path | None = None
+
+    @property
+    def work_dir(self) -> Path:
+        """Broker home: data, properties, pid file and log."""
+        return self._home
 
     @property
     def bootstrap(self) -> str:
@@ -249,36 +255,13 @@ class KafkaBroker:
             "kafka.Kafka",
             str(self._properties),
         ]
-        self._proc = processes.spawn(
-            cmd, log_path=self.log_path, persistent=self.persistent
-        )
-        self._pid_file.write_text(str(self._proc.pid))
-        if not self.persistent:
-            processes.register(self)
+        proc = self._spawn(cmd)
+        self._pid_file.write_text(str(proc.pid))
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Block until the broker logged its start and a kafka-python admin client gets cluster metadata."""
-        processes.wait_until(
-            self._logged_started,
-            what="Kafka",
-            timeout=timeout,
-            alive=self._launched_alive,
-            log_path=self.log_path,
-        )
-        processes.wait_until(
-            self._answers,
-            what="Kafka",
-            timeout=timeout,
-            alive=self._launched_alive,
-            log_path=self.log_path,
-        )
-
-    def start(self) -> Self:
-        """prepare + launch + wait_ready; a no-op when already running."""
-        self.prepare()
-        self.launch()
-        self.wait_ready()
-        return self
+        self._wait_until(self._logged_started, timeout)
+        self._wait_until(self._answers, timeout)
 
     def _cds_archive(self) -> Path:
         # The archive is only valid for the same JVM, classpath and flags.
@@ -321,40 +304,12 @@ class KafkaBroker:
         else:
             dump.unlink()
 
-    def stop(self) -> None:
-        """Controlled shutdown (SIGTERM), keeping data and ports for the next start()."""
-        pid = self.pid()
-        if pid is not None:
-            # Generous timeout: the first run also writes the class archive while exiting.
-            processes.terminate(pid, sig=signal.SIGTERM, timeout=60, child=self._proc)
+    def _stopped(self) -> None:
+        """Keep the class archive the JVM wrote on exit; drop the pid file."""
         if self._proc is not None:
             self._keep_cds_dump(self._proc.returncode)
-        self._proc = None
         with contextlib.suppress(FileNotFoundError):
             self._pid_file.unlink()
-        processes.unregister(self)
-
-    def restart(self) -> None:
-        """stop() + start() on the same port and data."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop and delete the work directory if this object created it."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def pid(self) -> int | None:
         """JVM pid, from our child or from kafka.pid (brokers started by another process)."""
@@ -367,15 +322,6 @@ class KafkaBroker:
             if processes.pid_alive(pid) and str(self._properties).encode() in cmdline:
                 return pid
         return None
-
-    def is_running(self) -> bool:
-        """True when the broker JVM is alive."""
-        return self.pid() is not None
-
-    def _launched_alive(self) -> bool:
-        return (
-            self._proc.poll() is None if self._proc is not None else self.is_running()
-        )
 
     def _logged_started(self) -> bool:
         if self._proc is None:  # started by another process: rely on the client check

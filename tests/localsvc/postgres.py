@@ -12,14 +12,13 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import psycopg
 from psycopg import sql
 
 from tests.localsvc import processes
 from tests.localsvc.kafka import cache_root
+from tests.localsvc.lifecycle import LocalServer
 
 PG_SYSTEM_USER = "postgres"
 
@@ -92,12 +91,16 @@ def initdb_template(bindir: Path) -> Path:
     return template
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """One PostgreSQL cluster on 127.0.0.1 with an application role and database.
 
     `start()` runs initdb on first use, `stop()`/`restart()` keep the data; `close()` (or leaving the
     `with` block) stops it and removes a temporary base directory.
     """
+
+    what = "PostgreSQL"
+    stop_signal = signal.SIGINT  # fast shutdown
+    stop_timeout = 30
 
     def __init__(
         self,
@@ -110,17 +113,19 @@ class PostgresServer:
         password: str = "logagg",
         database: str = "logagg",
     ) -> None:
-        self._owns_dir = base_dir is None
-        self.base_dir = Path(base_dir or processes.make_temp_dir("logagg-pg-"))
+        super().__init__(base_dir, temp_prefix="logagg-pg-", persistent=persistent)
         self.port = port or processes.free_port()
-        self.persistent = persistent
         # fsync off is fine for disposable test data and makes DDL-heavy tests much faster.
         self.durable = durable
         self.user, self.password, self.database = user, password, database
-        self._proc: subprocess.Popen[bytes] | None = None
         self._bindir = pg_bindir()
 
     # -- layout -------------------------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        """Cluster home: data, socket and log."""
+        return self._home
+
     @property
     def data_dir(self) -> Path:
         """PGDATA."""
@@ -200,60 +205,18 @@ class PostgresServer:
         ]
         for key, value in settings.items():
             cmd += ["-c", f"{key}={value}"]
-        self._proc = processes.spawn(
-            cmd, log_path=self.log_path, persistent=self.persistent, user=self._run_as()
-        )
-        if not self.persistent:
-            processes.register(self)
+        self._spawn(cmd, user=self._run_as())
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Block until the server answers, then create the application role and database."""
-        processes.wait_until(
-            self._answers,
-            what="PostgreSQL",
-            timeout=timeout,
-            alive=self._launched_alive,
-            log_path=self.log_path,
-        )
+        self._wait_until(self._answers, timeout)
         self._bootstrap()
 
-    def start(self) -> Self:
-        """prepare + launch + wait_ready; a no-op when already running."""
-        self.prepare()
-        self.launch()
-        self.wait_ready()
-        return self
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT), keeping the data directory."""
-        pid = self.pid()
-        if pid is not None:
-            processes.terminate(pid, sig=signal.SIGINT, timeout=30, child=self._proc)
-        self._proc = None
-        processes.unregister(self)
-
     def restart(self) -> None:
-        """Stop and start again on the same port with the same data."""
+        """Stop and start again on the same port with the same data (no prepare step)."""
         self.stop()
         self.launch()
         self.wait_ready()
-
-    def close(self) -> None:
-        """Stop and delete the base directory if this object created it."""
-        self.stop()
-        if self._owns_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- state --------------------------------------------------------------------------------
     def pid(self) -> int | None:
@@ -265,15 +228,6 @@ class PostgresServer:
             if processes.pid_alive(pid):
                 return pid
         return None
-
-    def is_running(self) -> bool:
-        """True when the postmaster process is alive."""
-        return self.pid() is not None
-
-    def _launched_alive(self) -> bool:
-        return (
-            self._proc.poll() is None if self._proc is not None else self.is_running()
-        )
 
     def _answers(self) -> bool:
         try:
