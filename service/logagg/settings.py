@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -68,7 +68,32 @@ class SecretFileSource(PydanticBaseSettingsSource):
         return values
 
 
-class Settings(BaseSettings):
+class SecretFileSettings(BaseSettings):
+    """Base of our settings classes: the `secret_fields` may also come from `LOGAGG_<NAME>_FILE`."""
+
+    #: Settings that may be read from the file named by `LOGAGG_<NAME>_FILE`.
+    secret_fields: ClassVar[tuple[str, ...]] = SECRET_FIELDS
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit arguments win, then `*_FILE` secrets, then plain environment variables."""
+        return (
+            init_settings,
+            SecretFileSource(settings_cls, cls.secret_fields),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+
+class Settings(SecretFileSettings):
     """Every setting of the service (API, consumer, migrate, retention)."""
 
     model_config = SettingsConfigDict(
@@ -137,24 +162,6 @@ class Settings(BaseSettings):
     partition_days_ahead: int = Field(
         default=2, ge=1, description="future days for which records are accepted and partitions kept"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Explicit arguments win, then `*_FILE` secrets, then plain environment variables."""
-        return (
-            init_settings,
-            SecretFileSource(settings_cls),
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        )
 
     @field_validator("log_level", mode="before")
     @classmethod

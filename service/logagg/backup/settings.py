@@ -10,13 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import SettingsConfigDict
 
-from logagg.settings import ENV_PREFIX, SecretFileSource
+from logagg.settings import ENV_PREFIX, SecretFileSettings
 
 from .retention import RetentionPolicy
 from .storage import BucketLocation
@@ -30,8 +26,10 @@ SECRET_FIELDS = (
 )
 
 
-class BackupSettings(BaseSettings):
+class BackupSettings(SecretFileSettings):
     """Where backups go, how long they are kept, and what the verification tolerates."""
+
+    secret_fields = SECRET_FIELDS
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore", hide_input_in_errors=True
@@ -56,18 +54,6 @@ class BackupSettings(BaseSettings):
     backup_scratch_database_url: SecretStr | None = Field(
         default=None, description="DSN of a role with CREATEDB for verify (default: database_url)"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Explicit arguments win, then ``*_FILE`` secrets, then plain environment variables."""
-        return (init_settings, SecretFileSource(settings_cls, SECRET_FIELDS), env_settings)
 
     @model_validator(mode="after")
     def _require_outside_dev(self) -> BackupSettings:
