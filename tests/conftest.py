@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
 from tests.localsvc import KafkaBroker, PostgresServer, start_concurrently
+from tests.scratch_db import scratch_database
 
 EXTERNAL_KAFKA_REASON = (
     "KAFKA_BOOTSTRAP_SERVERS points at an external broker; this test stops/starts the broker, "
@@ -95,14 +95,5 @@ def _with_database(dsn: str, database: str) -> str:
 def fresh_database(pg_dsn: str) -> Iterator[str]:
     """DSN of a new, empty, uniquely named database on the test server; dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_database(pg_dsn, name):
         yield _with_database(pg_dsn, name)
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)
-                )
-            )

@@ -20,7 +20,8 @@ from logagg.domain import LogRecord
 from logagg.store.partitions import ensure_partitions, partition_day
 from logagg.store.writer import insert_records
 from moto.server import ThreadedMotoServer
-from psycopg import sql
+
+from tests.scratch_db import scratch_database
 
 S3_KEY_ID = "testing-key-id"
 S3_SECRET = "testing-secret-key"
@@ -132,13 +133,8 @@ def table_checksums(dsn: str) -> dict[str, tuple[int, str]]:
 def empty_database(pg_dsn: str) -> Iterator[str]:
     """A second new, empty database (``fresh_database`` is one per test), dropped afterwards."""
     name = f"test_restore_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_database(pg_dsn, name):
         yield with_database(pg_dsn, name)
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
