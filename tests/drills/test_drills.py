@@ -19,10 +19,6 @@ def test_consumer_sigkill_between_db_and_offset_commit(pipeline: Pipeline, budge
 
 
 def test_kafka_broker_stop_start_during_ingest(pipeline: Pipeline, budget: Budget, kafka_broker: KafkaBroker) -> None:
-    if budget.name != "full":
-        # A broker restart costs 20-60 s on the shared CI machine; make test covers the outage with
-        # tests/service/api/test_api_kafka_outage.py, make drills runs this drill.
-        pytest.skip("broker stop/start drill runs with the full budget (make drills)")
     result = record(scenarios.kafka_outage(pipeline, budget, kafka_broker))
     assert result.ok, result.line() + f" {result.examples}"
     assert result.notes["saw_503"] > 0, f"no 503 while the broker was down: {result.statuses}"
