@@ -19,12 +19,32 @@ from logagg.domain import LogRecord, encode_batch
 from bench.drills.checker import DrillResult
 from bench.drills.pipeline import Budget, LoadRun, Pipeline
 from tests.localsvc import KafkaBroker, PostgresServer
+from tests.localsvc.lifecycle import LocalServer
 
 
 def _disruption_points(budget: Budget) -> list[int]:
     """Acked-batch counts at which the disruptions happen (spread over the load)."""
     step = budget.batches // (budget.repeats + 1)
     return [step * (i + 1) for i in range(budget.repeats)]
+
+
+def _stop_server_during_load(p: Pipeline, budget: Budget, server: LocalServer, tag: str) -> tuple[LoadRun, int]:
+    """Run load tagged `tag`; at each disruption point stop `server` for ``budget.outage_s``, then start it.
+
+    Returns the load run and how many outages there were.
+    """
+    run = LoadRun(p, p.new_tag(tag), budget)
+    outages = 0
+    for point in _disruption_points(budget):
+        if not run.wait_acked(point):
+            break
+        server.stop()
+        outages += 1
+        try:
+            time.sleep(budget.outage_s)
+        finally:
+            server.start()
+    return run, outages
 
 
 def consumer_sigkill(p: Pipeline, budget: Budget) -> DrillResult:
@@ -53,17 +73,7 @@ def consumer_sigkill(p: Pipeline, budget: Budget) -> DrillResult:
 
 def kafka_outage(p: Pipeline, budget: Budget, broker: KafkaBroker) -> DrillResult:
     """The broker stops during ingest (503s, never a 202 that goes missing) and starts again."""
-    run = LoadRun(p, p.new_tag("kafka"), budget)
-    outages = 0
-    for point in _disruption_points(budget):
-        if not run.wait_acked(point):
-            break
-        broker.stop()
-        outages += 1
-        try:
-            time.sleep(budget.outage_s)
-        finally:
-            broker.start()
+    run, outages = _stop_server_during_load(p, budget, broker, "kafka")
     result = p.result("2 Kafka broker stop/start", run, outages=outages)
     result.notes["saw_503"] = int(result.statuses.get("503", 0))
     return result
@@ -71,17 +81,7 @@ def kafka_outage(p: Pipeline, budget: Budget, broker: KafkaBroker) -> DrillResul
 
 def postgres_restart(p: Pipeline, budget: Budget, server: PostgresServer) -> DrillResult:
     """PostgreSQL restarts while the consumer writes; it retries and the lag drains."""
-    run = LoadRun(p, p.new_tag("pgrestart"), budget)
-    restarts = 0
-    for point in _disruption_points(budget):
-        if not run.wait_acked(point):
-            break
-        server.stop()
-        restarts += 1
-        try:
-            time.sleep(budget.outage_s)
-        finally:
-            server.start()
+    run, restarts = _stop_server_during_load(p, budget, server, "pgrestart")
     result = p.result("3 PostgreSQL restart", run, restarts=restarts)
     result.notes["consumer_alive"] = p.consumer.alive()
     return result
