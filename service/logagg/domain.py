@@ -144,23 +144,30 @@ class LogRecord:
 
 
 def encode_batch(records: Iterable[LogRecord]) -> bytes:
-    """Encode records as one Kafka message value (UTF-8 JSON ``{"v": 1, "records": [...]}``)."""
-    payload = {"v": WIRE_VERSION, "records": [r.to_wire() for r in records]}
+    """Encode records as one Kafka message value (UTF-8 JSON ``{"v": 1, "records": [...]}``).
+
+    orjson is the hot path. What it refuses goes through the stdlib encoder and is marked
+    ``"exact": true``, so that the consumer decodes it with the stdlib too: orjson would read an
+    integer beyond 64 bits as a float (lossy), and refuses escaped lone surrogates.
+    """
+    payload: dict[str, Any] = {"v": WIRE_VERSION, "records": [r.to_wire() for r in records]}
     try:
-        return orjson.dumps(payload)  # the hot path: several times faster than json
+        return orjson.dumps(payload)
     except orjson.JSONEncodeError:
-        # A lone surrogate (the API rejects them; other producers may not): ASCII escapes are
-        # always valid UTF-8, and the consumer then isolates that record, not the whole message.
+        # ASCII escapes are always valid UTF-8, even for a lone surrogate (the API rejects them;
+        # the consumer would isolate such a record rather than dead-letter the whole message).
+        payload["exact"] = True
         return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def _loads(value: bytes) -> Any:
     try:
-        return orjson.loads(value)  # the hot path
+        payload = orjson.loads(value)
     except orjson.JSONDecodeError:
-        # orjson refuses escaped lone surrogates that json accepts; the slow path keeps such a
-        # message decodable so the writer can isolate the one bad record.
+        return json.loads(value.decode("utf-8"))  # e.g. an escaped lone surrogate
+    if isinstance(payload, dict) and payload.get("exact") is True:
         return json.loads(value.decode("utf-8"))
+    return payload
 
 
 def decode_batch(value: bytes | None) -> list[LogRecord]:

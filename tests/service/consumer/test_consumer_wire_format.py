@@ -40,6 +40,15 @@ def test_round_trip_keeps_every_field() -> None:
     assert decode_batch(value) == records
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    [{"big": 2**70, "neg": -(2**64) - 1, "nested": [2**65]}, {"max_u64": 2**64 - 1, "min_i64": -(2**63)}],
+)
+def test_integers_of_any_size_survive_exactly(attributes: dict[str, object]) -> None:
+    records = [_record(attributes=attributes)]
+    assert decode_batch(encode_batch(records)) == records
+
+
 def test_timestamps_with_offsets_are_normalised_to_utc() -> None:
     wire = _record().to_wire() | {"ts": "2026-11-30T03:02:03.000004+02:00"}
     [decoded] = decode_batch(json.dumps({"v": 1, "records": [wire]}).encode())

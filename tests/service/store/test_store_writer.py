@@ -45,6 +45,17 @@ def test_copy_insert_stores_every_field(conn: psycopg.Connection[Any]) -> None:
     assert row == (record.id, ts, "error", "disk full on /var", record.attributes, "abc123", None)
 
 
+def test_attributes_json_allows_but_orjson_refuses_are_stored(conn: psycopg.Connection[Any]) -> None:
+    # Integers beyond 64 bits are valid JSON (and accepted by the API): the fast encoder's refusal
+    # must not turn an acknowledged record into a dead letter.
+    service = unique_service("bigint")
+    attributes = {"big": 2**70, "text": "naïve ✓"}
+    record = make_record(service, datetime(2026, 11, 20, 12, tzinfo=UTC), attributes=attributes)
+    assert store(conn, [record]) == 1
+    row = conn.execute("SELECT attributes FROM logs WHERE service = %s", (service,)).fetchone()
+    assert row == (attributes,)
+
+
 def test_redelivery_of_the_same_batch_adds_no_rows_and_no_counts(conn: psycopg.Connection[Any]) -> None:
     service = unique_service()
     records = spread_records(service, utc(2026, 11, 20, 8), 300, timedelta(seconds=7))
