@@ -25,13 +25,17 @@ from logagg.auth import KeyRing, Scope, parse_entries, weak_keys
 
 ENV_PREFIX = "LOGAGG_"
 #: Settings that may come from a file named by `LOGAGG_<NAME>_FILE`.
-SECRET_FIELDS = ("database_url", "api_keys", "redis_url")
+SECRET_FIELDS = (
+    "database_url", "api_keys", "redis_url", "kafka_sasl_username", "kafka_sasl_password"
+)
 #: Minimum API key length outside dev.
 MIN_KEY_LENGTH = 16
 _DEFAULT_DB_PASSWORDS = ("postgres", "password", "changeme", "logagg", "secret")
 
 Environment = Literal["dev", "staging", "prod"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class SecretFileSource(PydanticBaseSettingsSource):
@@ -127,8 +131,12 @@ class Settings(SecretFileSettings):
     )
     kafka_topic: str = "logs"
     kafka_consumer_group: str = "logagg-consumer"
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL"] = "PLAINTEXT"
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_ssl_cafile: Path | None = None
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None
+    # The username is not secret, but it comes from the same Kubernetes Secret as the password.
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     kafka_produce_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long ingest waits for acks=all before answering 503"
     )
@@ -202,6 +210,30 @@ class Settings(SecretFileSettings):
         del raw, entries
         return data
 
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_kafka(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_kafka_sasl(self) -> Settings:
+        """SASL protocols need a mechanism, username and password (the password is never echoed)."""
+        if not self.kafka_security_protocol.startswith("SASL_"):
+            return self
+        missing = []
+        if self.kafka_sasl_mechanism is None:
+            missing.append("LOGAGG_KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+        if not (self.kafka_sasl_username or "").strip():
+            missing.append("LOGAGG_KAFKA_SASL_USERNAME (or _FILE)")
+        if self.kafka_sasl_password is None or not self.kafka_sasl_password.get_secret_value():
+            missing.append("LOGAGG_KAFKA_SASL_PASSWORD (or _FILE)")
+        if missing:
+            raise ValueError(
+                f"LOGAGG_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                + ", ".join(missing)
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         """Outside dev every connection and secret must be configured, and not to a default."""
@@ -236,9 +268,15 @@ class Settings(SecretFileSettings):
 
     def kafka_security_options(self) -> dict[str, Any]:
         """kafka-python keyword arguments for the configured security protocol."""
-        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_security_protocol == "SSL" and self.kafka_ssl_cafile is not None:
+        protocol = self.kafka_security_protocol
+        options: dict[str, Any] = {"security_protocol": protocol}
+        if protocol in ("SSL", "SASL_SSL") and self.kafka_ssl_cafile is not None:
             options["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        if protocol.startswith("SASL_") and self.kafka_sasl_password is not None:
+            # kafka-python names these sasl_plain_* for every mechanism, SCRAM included.
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
         return options
 
 

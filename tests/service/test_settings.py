@@ -132,6 +132,78 @@ def test_kafka_ssl_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().kafka_security_options() == {"security_protocol": "SSL", "ssl_cafile": "/ca.crt"}
 
 
+SASL_PASSWORD = "kafka-Pa55word-xyz"
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "scram-sha-512"])
+def test_kafka_sasl_plaintext_options(monkeypatch: pytest.MonkeyPatch, mechanism: str) -> None:
+    _env(monkeypatch, {"LOGAGG_KAFKA_SECURITY_PROTOCOL": "sasl_plaintext",
+                       "LOGAGG_KAFKA_SASL_MECHANISM": mechanism,
+                       "LOGAGG_KAFKA_SASL_USERNAME": "logagg",
+                       "LOGAGG_KAFKA_SASL_PASSWORD": SASL_PASSWORD})
+    s = Settings()
+    assert s.kafka_security_options() == {
+        "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": mechanism.upper(),
+        "sasl_plain_username": "logagg", "sasl_plain_password": SASL_PASSWORD}
+    assert SASL_PASSWORD not in repr(s) and SASL_PASSWORD not in str(s.model_dump())
+
+
+def test_kafka_sasl_ssl_options_from_secret_files(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "username").write_text("svc-user\n")
+    (tmp_path / "password").write_text(f"{SASL_PASSWORD}\n")
+    _env(monkeypatch, {"LOGAGG_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                       "LOGAGG_KAFKA_SSL_CAFILE": "/ca.crt",
+                       "LOGAGG_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                       "LOGAGG_KAFKA_SASL_USERNAME_FILE": str(tmp_path / "username"),
+                       "LOGAGG_KAFKA_SASL_PASSWORD_FILE": str(tmp_path / "password"),
+                       "LOGAGG_KAFKA_SASL_PASSWORD": "ignored-env-value"})
+    assert Settings().kafka_security_options() == {
+        "security_protocol": "SASL_SSL", "ssl_cafile": "/ca.crt",
+        "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "svc-user",
+        "sasl_plain_password": SASL_PASSWORD}  # the files win over the plain variable
+
+
+def test_sasl_settings_are_ignored_without_a_sasl_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, {"LOGAGG_KAFKA_SASL_MECHANISM": "PLAIN",
+                       "LOGAGG_KAFKA_SASL_USERNAME": "u", "LOGAGG_KAFKA_SASL_PASSWORD": "p"})
+    assert Settings().kafka_security_options() == {"security_protocol": "PLAINTEXT"}
+
+
+@pytest.mark.parametrize(("missing", "variable"), [
+    ("LOGAGG_KAFKA_SASL_MECHANISM", "LOGAGG_KAFKA_SASL_MECHANISM"),
+    ("LOGAGG_KAFKA_SASL_USERNAME", "LOGAGG_KAFKA_SASL_USERNAME"),
+    ("LOGAGG_KAFKA_SASL_PASSWORD", "LOGAGG_KAFKA_SASL_PASSWORD"),
+])
+def test_sasl_protocol_without_credentials_names_the_variable(
+        monkeypatch: pytest.MonkeyPatch, missing: str, variable: str) -> None:
+    full = {"LOGAGG_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "LOGAGG_KAFKA_SASL_MECHANISM": "PLAIN",
+            "LOGAGG_KAFKA_SASL_USERNAME": "logagg", "LOGAGG_KAFKA_SASL_PASSWORD": SASL_PASSWORD}
+    del full[missing]
+    _env(monkeypatch, full)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    message = str(info.value)
+    assert variable in message and SASL_PASSWORD not in message
+    assert [v for v in ("MECHANISM", "USERNAME", "PASSWORD") if f"SASL_{v}" in message] == [
+        missing.rsplit("_", 1)[1]]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("LOGAGG_KAFKA_SECURITY_PROTOCOL", "SASL_GSSAPI"),
+    ("LOGAGG_KAFKA_SASL_MECHANISM", "GSSAPI"),
+])
+def test_unknown_kafka_protocol_or_mechanism_is_refused_without_echoing_the_password(
+        monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    _env(monkeypatch, {"LOGAGG_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                       "LOGAGG_KAFKA_SASL_MECHANISM": "PLAIN", "LOGAGG_KAFKA_SASL_USERNAME": "u",
+                       "LOGAGG_KAFKA_SASL_PASSWORD": SASL_PASSWORD, name: value})
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert name.removeprefix("LOGAGG_").lower() in str(info.value)
+    assert SASL_PASSWORD not in str(info.value)
+
+
 def test_importing_the_app_does_no_io_and_reads_no_settings() -> None:
     """Import with settings that would fail validation: import must not even read them."""
     code = (
