@@ -1,7 +1,8 @@
 """Pure builders for pods that run the service image (API, consumer, migrations, retention).
 
 They share one contract (docs/architecture.md): `python -m logagg <command>`, secrets mounted as
-files under /etc/logagg/secrets and referenced by LOGAGG_*_FILE, the DB CA under /etc/logagg/db-ca.
+files under /etc/logagg/secrets and referenced by LOGAGG_*_FILE, the DB CA under /etc/logagg/db-ca,
+the Kafka CA under /etc/logagg/kafka-ca and Kafka SASL credentials under /etc/logagg/kafka-sasl.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from typing import Any
 import pulumi
 
 from . import k8s as kx
+
+#: Where the Kafka SASL Secret (keys `username`, `password`) is mounted.
+KAFKA_SASL_DIR = "/etc/logagg/kafka-sasl"
+KAFKA_SASL_KEYS = ("username", "password")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +33,8 @@ class SecretFiles:
     """Secret with key `ca.crt`: the PostgreSQL server CA (None = no TLS to the database)."""
     kafka_ca_secret: pulumi.Input[str] | None = None
     """Secret with key `ca.crt`: the Kafka brokers' CA (None = plaintext Kafka)."""
+    kafka_sasl_secret: pulumi.Input[str] | None = None
+    """Secret with keys `username` and `password`: Kafka SASL credentials (None = no SASL)."""
 
 
 def _projection(secret: pulumi.Input[str], key: str) -> dict[str, Any]:
@@ -44,6 +51,9 @@ def file_env(files: SecretFiles) -> list[dict[str, Any]]:
     if files.redis_url_secret is not None:
         env.append({"name": "LOGAGG_REDIS_URL_FILE",
                     "value": f"{kx.SERVICE_SECRETS_DIR}/{kx.REDIS_URL_KEY}"})
+    if files.kafka_sasl_secret is not None:
+        env.extend({"name": f"LOGAGG_KAFKA_SASL_{key.upper()}_FILE",
+                    "value": f"{KAFKA_SASL_DIR}/{key}"} for key in KAFKA_SASL_KEYS)
     return env
 
 
@@ -67,6 +77,11 @@ def volumes(files: SecretFiles) -> list[dict[str, Any]]:
         vols.append({"name": "kafka-ca", "secret": {
             "secretName": files.kafka_ca_secret, "defaultMode": 0o444,
             "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+    if files.kafka_sasl_secret is not None:
+        # Only the two keys: the Secret may hold more (e.g. a JAAS line for other clients).
+        vols.append({"name": "kafka-sasl", "secret": {
+            "secretName": files.kafka_sasl_secret, "defaultMode": 0o440,
+            "items": [{"key": key, "path": key} for key in KAFKA_SASL_KEYS]}})
     return vols
 
 
@@ -80,6 +95,8 @@ def volume_mounts(files: SecretFiles) -> list[dict[str, Any]]:
         mounts.append({"name": "db-ca", "mountPath": kx.DB_CA_DIR, "readOnly": True})
     if files.kafka_ca_secret is not None:
         mounts.append({"name": "kafka-ca", "mountPath": kx.KAFKA_CA_DIR, "readOnly": True})
+    if files.kafka_sasl_secret is not None:
+        mounts.append({"name": "kafka-sasl", "mountPath": KAFKA_SASL_DIR, "readOnly": True})
     return mounts
 
 

@@ -13,6 +13,8 @@ from .. import service_pod
 
 API_PORT = 8080
 METRICS_PORT = 9090
+#: Kafka SASL mechanisms the service supports (LOGAGG_KAFKA_SASL_MECHANISM).
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +41,10 @@ class IngestionServiceArgs:
     """Consumer group id."""
     kafka_tls_ca_secret_name: pulumi.Input[str] | None = None
     """Secret with the Kafka brokers' CA under `ca.crt`: clients speak SSL (None = plaintext)."""
+    kafka_sasl_mechanism: str | None = None
+    """Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (None = no SASL)."""
+    kafka_sasl_secret_name: pulumi.Input[str] | None = None
+    """Secret with the Kafka SASL `username` and `password` (set with kafka_sasl_mechanism)."""
     environment: str = "dev"
     """LOGAGG_ENV (dev, staging, prod)."""
     log_level: str = "info"
@@ -75,6 +81,30 @@ def api_keys_file(ingest_key: str, query_key: str) -> str:
     return f"{ingest_key}:ingest\n{query_key}:query\n"
 
 
+def _kafka_config(a: IngestionServiceArgs) -> dict[str, str]:
+    """Kafka security settings every service pod may read (ConfigMap)."""
+    data: dict[str, str] = {}
+    if a.kafka_tls_ca_secret_name is not None:
+        data["LOGAGG_KAFKA_SSL_CAFILE"] = f"{kx.KAFKA_CA_DIR}/ca.crt"
+        if a.kafka_sasl_mechanism is None:
+            data["LOGAGG_KAFKA_SECURITY_PROTOCOL"] = "SSL"
+    if a.kafka_sasl_mechanism is not None:
+        data["LOGAGG_KAFKA_SASL_MECHANISM"] = a.kafka_sasl_mechanism
+    return data
+
+
+def _kafka_client_env(a: IngestionServiceArgs) -> list[dict[str, str]]:
+    """Container env of the Kafka clients (API, consumer) only.
+
+    A SASL protocol makes the service require the credentials at startup, and only the Kafka
+    clients mount them, so it cannot sit in the ConfigMap the retention job reads too.
+    """
+    if a.kafka_sasl_mechanism is None:
+        return []
+    protocol = "SASL_SSL" if a.kafka_tls_ca_secret_name is not None else "SASL_PLAINTEXT"
+    return [{"name": "LOGAGG_KAFKA_SECURITY_PROTOCOL", "value": protocol}]
+
+
 class IngestionService(pulumi.ComponentResource):
     """HTTP ingest/query API and the Kafka → PostgreSQL consumer, from the one service image."""
 
@@ -97,6 +127,12 @@ class IngestionService(pulumi.ComponentResource):
         if args.consumer_replicas > args.kafka_partitions:
             raise ValueError(f"IngestionService {name}: consumer_replicas "
                              f"{args.consumer_replicas} > kafka_partitions {args.kafka_partitions}")
+        if (args.kafka_sasl_mechanism is None) != (args.kafka_sasl_secret_name is None):
+            raise ValueError(f"IngestionService {name}: set kafka_sasl_mechanism and "
+                             "kafka_sasl_secret_name together or neither")
+        if args.kafka_sasl_mechanism not in (None, *SASL_MECHANISMS):
+            raise ValueError(f"IngestionService {name}: kafka_sasl_mechanism must be one of "
+                             f"{SASL_MECHANISMS}, got {args.kafka_sasl_mechanism!r}")
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -152,9 +188,7 @@ class IngestionService(pulumi.ComponentResource):
                 "LOGAGG_KAFKA_CONSUMER_GROUP": a.kafka_consumer_group,
                 "LOGAGG_RETENTION_DAYS": str(a.retention_days),
                 "LOGAGG_METRICS_PORT": str(METRICS_PORT),
-                **({"LOGAGG_KAFKA_SECURITY_PROTOCOL": "SSL",
-                    "LOGAGG_KAFKA_SSL_CAFILE": f"{kx.KAFKA_CA_DIR}/ca.crt"}
-                   if a.kafka_tls_ca_secret_name is not None else {}),
+                **_kafka_config(a),
             },
             opts=self._child,
         )
@@ -176,14 +210,14 @@ class IngestionService(pulumi.ComponentResource):
         files = service_pod.SecretFiles(
             dsn_secret=a.dsn_secret_name, api_keys_secret=keys_secret,
             redis_url_secret=a.redis_url_secret_name, db_ca_secret=a.db_ca_secret_name,
-            kafka_ca_secret=a.kafka_tls_ca_secret_name)
+            kafka_ca_secret=a.kafka_tls_ca_secret_name, kafka_sasl_secret=a.kafka_sasl_secret_name)
         probes = {
             "livenessProbe": kx.http_probe("/health", "http", initial_delay=30, period=10),
             "readinessProbe": kx.http_probe("/health/ready", "http", initial_delay=5, period=5),
         }
         container = service_pod.container(
             name="api", image=a.image, command="api", files=files, resources=a.resources,
-            uid=a.uid, env_from_config_map=config_map, probes=probes,
+            uid=a.uid, env=_kafka_client_env(a), env_from_config_map=config_map, probes=probes,
             ports=[{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}])
         labels = kx.labels("logagg", "api", name)
         deployment = k8s.apps.v1.Deployment(
@@ -239,12 +273,13 @@ class IngestionService(pulumi.ComponentResource):
         a, name = self._args, self._name
         files = service_pod.SecretFiles(dsn_secret=a.dsn_secret_name,
                                         db_ca_secret=a.db_ca_secret_name,
-                                        kafka_ca_secret=a.kafka_tls_ca_secret_name)
+                                        kafka_ca_secret=a.kafka_tls_ca_secret_name,
+                                        kafka_sasl_secret=a.kafka_sasl_secret_name)
         probe = kx.tcp_probe("metrics", initial_delay=10, period=10)
         container = service_pod.container(
             name="consumer", image=a.image, command="consumer", files=files,
-            resources=a.resources, uid=a.uid, env_from_config_map=config_map,
-            ports=[{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+            resources=a.resources, uid=a.uid, env=_kafka_client_env(a),
+            env_from_config_map=config_map, ports=[{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
             probes={"readinessProbe": probe,
                     "livenessProbe": {**probe, "initialDelaySeconds": 30}})
         k8s.apps.v1.Deployment(

@@ -66,6 +66,10 @@ class ExternalKafka:
     """Client ports of the brokers (NetworkPolicy egress ports)."""
     tls_ca_secret_name: str | None = None
     """Secret with the brokers' CA under `ca.crt`: clients speak SSL (None = plaintext)."""
+    sasl_mechanism: str | None = None
+    """SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (None = no SASL)."""
+    sasl_secret_name: str | None = None
+    """Secret with the SASL `username` and `password` keys (set with sasl_mechanism)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -353,6 +357,8 @@ class LogAggregator(pulumi.ComponentResource):
             kafka_bootstrap_servers=self.kafka_bootstrap_servers, kafka_topic=self.kafka_topic,
             kafka_partitions=a.kafka_partitions,
             kafka_tls_ca_secret_name=ext_kafka.tls_ca_secret_name if ext_kafka else None,
+            kafka_sasl_mechanism=ext_kafka.sasl_mechanism if ext_kafka else None,
+            kafka_sasl_secret_name=ext_kafka.sasl_secret_name if ext_kafka else None,
             dsn_secret_name=db.dsn_secret_name, db_ca_secret_name=db.ca_secret_name,
             redis_url_secret_name=redis.url_secret_name if redis else None,
             environment=a.environment, log_level=a.log_level, retention_days=a.retention_days,

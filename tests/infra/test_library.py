@@ -170,6 +170,61 @@ def test_byo_kafka_network_policies_allow_egress_to_it(byo_kafka: list[dict[str,
                                                 "allow-consumer-to-kafka-egress": {9094}}
 
 
+# ---- bring your own Kafka with SASL -------------------------------------------------------------
+SASL_FILES = {"LOGAGG_KAFKA_SASL_USERNAME_FILE": "/etc/logagg/kafka-sasl/username",
+              "LOGAGG_KAFKA_SASL_PASSWORD_FILE": "/etc/logagg/kafka-sasl/password"}
+
+
+def _container_env(spec: dict[str, Any]) -> dict[str, Any]:
+    """name → value (or valueFrom) of the first container's env."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in spec["containers"][0]["env"]}
+
+
+@pytest.mark.parametrize(("tls_ca", "protocol"), [("msk-ca", "SASL_SSL"), (None, "SASL_PLAINTEXT")])
+def test_byo_kafka_with_sasl_mounts_the_credentials_as_files(
+        tls_ca: str | None, protocol: str) -> None:
+    kafka = ExternalKafka(bootstrap_servers="b-1.kafka.example.com:9096", cidr=KAFKA_CIDR,
+                          ports=(9096,), tls_ca_secret_name=tls_ca,
+                          sasl_mechanism="SCRAM-SHA-512", sasl_secret_name="msk-sasl")
+    objs = objects(build(lambda: LogAggregator("logagg", base(external_kafka=kafka))))
+    (config,) = [c for c in of_kind(objs, "ConfigMap") if "LOGAGG_ENV" in c.get("data", {})]
+    assert config["data"]["LOGAGG_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    # The SASL protocol is only on the Kafka clients: the retention job has no credentials.
+    assert "LOGAGG_KAFKA_SECURITY_PROTOCOL" not in config["data"]
+    assert ("LOGAGG_KAFKA_SSL_CAFILE" in config["data"]) == (tls_ca is not None)
+    specs = pod_specs(objs)
+    for name in ("Deployment/logagg-api", "Deployment/logagg-consumer"):
+        spec = specs[name]
+        env = _container_env(spec)
+        assert env["LOGAGG_KAFKA_SECURITY_PROTOCOL"] == protocol, name
+        assert {k: env.get(k) for k in SASL_FILES} == SASL_FILES, name
+        assert "LOGAGG_KAFKA_SASL_USERNAME" not in env and "LOGAGG_KAFKA_SASL_PASSWORD" not in env
+        (sasl,) = [v for v in spec["volumes"] if v["name"] == "kafka-sasl"]
+        assert sasl["secret"]["secretName"] == "msk-sasl", name
+        assert {i["key"] for i in sasl["secret"]["items"]} == {"username", "password"}, name
+        assert sasl["secret"]["defaultMode"] == 0o440, name
+        (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "kafka-sasl"]
+        assert mount == {"name": "kafka-sasl", "mountPath": "/etc/logagg/kafka-sasl",
+                         "readOnly": True}, name
+        assert ("kafka-ca" in {v["name"] for v in spec["volumes"]}) == (tls_ca is not None), name
+    retention = specs["CronJob/logagg-retention"]
+    assert "kafka-sasl" not in {v["name"] for v in retention["volumes"]}
+    assert not SASL_FILES.keys() & _container_env(retention).keys()
+    assert not [e for spec in specs.values() for c in spec["containers"] for e in c.get("env", [])
+                if "valueFrom" in e], "secrets are files, never env (CKV_K8S_35)"
+
+
+@pytest.mark.parametrize(("sasl", "message"), [
+    ({"sasl_mechanism": "PLAIN"}, "together or neither"),
+    ({"sasl_secret_name": "msk-sasl"}, "together or neither"),
+    ({"sasl_mechanism": "GSSAPI", "sasl_secret_name": "msk-sasl"}, "must be one of"),
+])
+def test_byo_kafka_sasl_misconfiguration_is_refused(sasl: dict[str, str], message: str) -> None:
+    kafka = ExternalKafka(bootstrap_servers="b-1.kafka.example.com:9096", cidr=KAFKA_CIDR, **sasl)
+    with pytest.raises(ValueError, match=message):
+        build(lambda: LogAggregator("logagg", base(external_kafka=kafka)))
+
+
 # ---- two tenants in one program -----------------------------------------------------------------
 def _two_tenants() -> None:
     for tenant in ("tenant-a", "tenant-b"):
