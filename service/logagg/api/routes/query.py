@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from logagg import metrics
 from logagg.api import params
 from logagg.deps import DbDep, QueryPrincipal, SettingsDep
-from logagg.domain import format_ts
+from logagg.domain import LogFilter, format_ts
 from logagg.schemas import (
     ErrorResponse,
     Histogram,
@@ -54,6 +54,26 @@ HISTOGRAM_PARAMS = params.FILTER_PARAMS | {"interval"}
 SERVICES_PARAMS = frozenset({"since", "until"})
 
 
+def _log_filter(
+    request: Request,
+    settings: SettingsDep,
+    service: ServiceQ = None,
+    level: LevelQ = None,
+    min_level: MinLevelQ = None,
+    q: TextQ = None,
+    since: TimeQ = None,
+    until: TimeQ = None,
+    trace_id: TraceQ = None,
+    attr: AttrQ = None,
+) -> LogFilter:
+    """The filters shared by search and histogram (declared here once, for OpenAPI)."""
+    window = timedelta(seconds=settings.query_default_window_seconds)
+    return params.log_filter(request.query_params, params.utc_now(), window)
+
+
+FilterDep = Annotated[LogFilter, Depends(_log_filter)]
+
+
 @contextmanager
 def _timed(endpoint: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -67,24 +87,14 @@ def _timed(endpoint: str) -> Iterator[None]:
 def search_logs(
     request: Request,
     _principal: QueryPrincipal,
-    settings: SettingsDep,
     conn: DbDep,
-    service: ServiceQ = None,
-    level: LevelQ = None,
-    min_level: MinLevelQ = None,
-    q: TextQ = None,
-    since: TimeQ = None,
-    until: TimeQ = None,
-    trace_id: TraceQ = None,
-    attr: AttrQ = None,
+    flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     order: Annotated[Literal["desc", "asc"], Query(description="by timestamp")] = "desc",
     cursor: Annotated[str | None, Query(max_length=4096, description="next_cursor")] = None,
 ) -> LogPage:
     """Newest (or oldest) records matching every filter, keyset-paginated."""
     params.reject_unknown(request.query_params, SEARCH_PARAMS)
-    window = timedelta(seconds=settings.query_default_window_seconds)
-    flt = params.log_filter(request.query_params, params.utc_now(), window)
     with _timed("search"):
         page = store.search_logs(conn, flt, limit=limit, order=order, cursor=cursor)
     items = [
@@ -109,24 +119,14 @@ def search_logs(
 def logs_histogram(
     request: Request,
     _principal: QueryPrincipal,
-    settings: SettingsDep,
     conn: DbDep,
-    service: ServiceQ = None,
-    level: LevelQ = None,
-    min_level: MinLevelQ = None,
-    q: TextQ = None,
-    since: TimeQ = None,
-    until: TimeQ = None,
-    trace_id: TraceQ = None,
-    attr: AttrQ = None,
+    flt: FilterDep,
     interval: Annotated[
         str | None, Query(description="bucket size (30s, 1m, 5m, 1h, 1d); automatic when absent")
     ] = None,
 ) -> Histogram:
     """Counts per bucket and level for the same filters as search."""
     params.reject_unknown(request.query_params, HISTOGRAM_PARAMS)
-    window = timedelta(seconds=settings.query_default_window_seconds)
-    flt = params.log_filter(request.query_params, params.utc_now(), window)
     assert flt.since is not None and flt.until is not None
     step = params.histogram_interval(interval, flt.since, flt.until)
     with _timed("histogram"):
