@@ -249,6 +249,10 @@ class PostgresServer(LocalServer):
                         sql.Identifier(self.user), sql.Literal(self.password)
                     )
                 )
+            # DROP DATABASE ... WITH (FORCE) of a test database must also be able to end an
+            # autovacuum worker that happens to be in it (else: "must be a member of the role whose
+            # process is being terminated or member of pg_signal_backend").
+            conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(self.user)))
             db_exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
             ).fetchone()
