@@ -77,24 +77,35 @@ def _attr_documents(key: str, value: str) -> list[str]:
     return docs
 
 
-def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | None = None) -> sql.Composable:
-    """The WHERE clause for ``f`` (time bounds overridable), with literals bound safely."""
-    since = since if since is not None else f.since
-    until = until if until is not None else f.until
-    parts: list[sql.Composable] = [sql.SQL("TRUE")]
+def _common_parts(
+    f: LogFilter, column: str, since: datetime | None, until: datetime | None
+) -> list[sql.Composable] | None:
+    """Time range on ``column`` plus the service and level filters, shared by ``logs`` and
+    ``log_counts``; None when nothing stored can match."""
     if _has_nul(f):
         # PostgreSQL text cannot hold NUL, so nothing stored can equal such a value (and sending
         # it would be a driver error, i.e. a 500 for user input).
-        return sql.SQL("FALSE")
+        return None
+    parts: list[sql.Composable] = [sql.SQL("TRUE")]
     if since is not None:
-        parts.append(sql.SQL("ts >= {}").format(sql.Literal(since)))
+        parts.append(sql.SQL("{} >= {}").format(sql.Identifier(column), sql.Literal(since)))
     if until is not None:
-        parts.append(sql.SQL("ts < {}").format(sql.Literal(until)))
+        parts.append(sql.SQL("{} < {}").format(sql.Identifier(column), sql.Literal(until)))
     if f.services:
         parts.append(_any("service", f.services))
     levels = f.effective_levels()
     if levels:
         parts.append(_any("level", levels))
+    return parts
+
+
+def _where(f: LogFilter, *, since: datetime | None = None, until: datetime | None = None) -> sql.Composable:
+    """The WHERE clause for ``f`` (time bounds overridable), with literals bound safely."""
+    parts = _common_parts(
+        f, "ts", since if since is not None else f.since, until if until is not None else f.until
+    )
+    if parts is None:
+        return sql.SQL("FALSE")
     if f.q and f.q.strip():
         parts.append(
             sql.SQL("to_tsvector('simple', message) @@ websearch_to_tsquery('simple', {})").format(
@@ -218,17 +229,8 @@ def _minute_split(
 
 
 def _counts_where(f: LogFilter, lo: datetime | None, hi: datetime | None) -> sql.Composable:
-    parts: list[sql.Composable] = [sql.SQL("TRUE")]
-    if lo is not None:
-        parts.append(sql.SQL("minute >= {}").format(sql.Literal(lo)))
-    if hi is not None:
-        parts.append(sql.SQL("minute < {}").format(sql.Literal(hi)))
-    if f.services:
-        parts.append(_any("service", f.services))
-    levels = f.effective_levels()
-    if levels:
-        parts.append(_any("level", levels))
-    return sql.SQL(" AND ").join(parts)
+    parts = _common_parts(f, "minute", lo, hi)
+    return sql.SQL("FALSE") if parts is None else sql.SQL(" AND ").join(parts)
 
 
 def _grouped_counts(

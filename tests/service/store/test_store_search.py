@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from logagg.domain import InvalidCursor, LogFilter, LogRecord
 from logagg.store.cursor import encode_cursor
-from logagg.store.logs import search_logs
+from logagg.store.logs import histogram, search_logs
 
 from tests.service.store.factories import make_record, store, unique_service, utc
 
@@ -78,6 +78,9 @@ def test_nul_characters_in_filters_match_nothing_instead_of_failing(
     assert _ids(conn, corpus, attrs=(("user\x00", "alice"),)) == set()
     assert _ids(conn, corpus, trace_id="trace\x00") == set()
     assert search_logs(conn, LogFilter(services=("a\x00",)), limit=5).items == []
+    # the histogram and services paths read log_counts through the same filter
+    day = LogFilter(services=("a\x00",), since=utc(2026, 11, 20), until=utc(2026, 11, 21))
+    assert all(b.count == 0 for b in histogram(conn, day, interval=timedelta(hours=1)))
 
 
 def test_since_is_inclusive_and_until_exclusive(conn: psycopg.Connection[Any], corpus: dict[str, Any]) -> None:
