@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -150,24 +150,19 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, "invalid_parameter", message, details=details)
 
 
-async def _invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        400,
-        "invalid_cursor",
-        f"query parameter 'cursor': {exc}",
-        details=[ErrorDetail(field="cursor", problem=str(exc))],
-    )
+def _bad_parameter(field: str, code: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A 400 handler for a domain error about one query parameter (the error says the problem)."""
 
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            request,
+            400,
+            code,
+            f"query parameter {field!r}: {exc}",
+            details=[ErrorDetail(field=field, problem=str(exc))],
+        )
 
-async def _too_many_buckets(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(
-        request,
-        400,
-        "invalid_parameter",
-        f"query parameter 'interval': {exc}",
-        details=[ErrorDetail(field="interval", problem=str(exc))],
-    )
+    return handler
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -202,8 +197,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IngestRejected, _ingest_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(InvalidCursor, _invalid_cursor)
-    app.add_exception_handler(TooManyBuckets, _too_many_buckets)
+    app.add_exception_handler(InvalidCursor, _bad_parameter("cursor", "invalid_cursor"))
+    app.add_exception_handler(TooManyBuckets, _bad_parameter("interval", "invalid_parameter"))
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(ClientDisconnect, _client_disconnect)
