@@ -1,23 +1,30 @@
 """Storage-side measurements: raw COPY (the limit), loading the query data set, bytes on disk.
 
-The query data set is written with the service's own write path (``logagg.store.writer.insert_records``:
-COPY into staging, dedup, insert, per-minute counts in the same transaction), so ``log_counts``
-is maintained exactly as the consumer maintains it. It is cached per fingerprint in the bench cluster.
+The query data set (10 M rows in full mode) is bulk-loaded, as the benchmark issue allows: one
+child process generates COPY text while this one streams it into ``logs`` with the secondary
+indexes dropped; the indexes are then rebuilt from their own definitions (read back from the
+catalog, so they always match the migrations) and ``log_counts`` is filled with one aggregate.
+The result equals what the consumer's write path stores (``tests/bench/test_storage.py`` checks
+it row for row) at a fraction of the time: rebuilding a GIN index once is much cheaper than
+maintaining it row by row. It is cached per fingerprint in the bench cluster.
+
+Freshly built indexes are more compact than incrementally maintained ones, so ``bytes_per_record``
+is also measured on the end-to-end database, which the real consumer wrote.
 """
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+import orjson
 import psycopg
 from logagg.domain import LogRecord
 from logagg.store.partitions import ensure_partitions, partition_day
-from logagg.store.writer import insert_records
 from psycopg import sql
 
 from bench.datagen import DatasetSpec, RecordGenerator, dataset, raw_json_bytes
@@ -29,6 +36,8 @@ from bench.stack import (
 )
 
 _COMPLETE = "logagg-bench data set: complete"
+#: Part of the cached data set's name: bump when the loader changes what it stores.
+LOADER_VERSION = 2
 _COPY_COLUMNS = "ts, id, service, level, message, attributes, trace_id, span_id"
 
 
@@ -46,7 +55,7 @@ def copy_text(records: Iterable[LogRecord]) -> bytes:
     """Records as COPY text-format rows (the client-side encoding, done before timing)."""
     lines = []
     for r in records:
-        attrs = json.dumps(r.attributes, separators=(",", ":"), ensure_ascii=False)
+        attrs = orjson.dumps(r.attributes).decode()
         lines.append("\t".join((
             r.ts.isoformat(), r.id, _copy_escape(r.service), r.level, _copy_escape(r.message),
             _copy_escape(attrs), r.trace_id or "\\N", r.span_id or "\\N",
@@ -85,28 +94,80 @@ def measure_copy(server_dsn: str, rows: int, *, chunk: int = 50_000, seed: int =
 
 def dataset_database(server_dsn: str, spec: DatasetSpec, progress: Callable[[str], None] = print) -> tuple[str, dict[str, Any]]:
     """DSN of the query data set for ``spec`` (built once, then reused); returns (dsn, load info)."""
-    name = f"bench_q_{spec.fingerprint()}".lower()
+    name = f"bench_q_{spec.fingerprint()}_l{LOADER_VERSION}".lower()
     dsn = with_database(server_dsn, name)
     if database_exists(server_dsn, name) and _is_complete(dsn, name):
         return dsn, {"cached": True}
     _drop_other_datasets(server_dsn, keep=name)
     dsn = create_migrated_database(server_dsn, name)
+    info = bulk_load(dsn, spec, progress)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(_COMPLETE)))
+    return dsn, {"cached": False, **info}
+
+
+def _generate_copy_chunks(spec: DatasetSpec, chunk: int, out: Any) -> None:
+    """Child process: the data set as COPY text chunks on ``out``, then ``None``."""
+    for records in _chunks(dataset(spec), chunk):
+        out.put(copy_text(records))
+    out.put(None)
+
+
+def _secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of every index on ``logs`` that backs no constraint."""
+    rows = conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = 'logs'::regclass"
+        "   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        " ORDER BY c.relname"
+    ).fetchall()
+    # A partitioned index's definition reads "ON ONLY logs"; without ONLY it cascades to partitions.
+    return [(name, definition.replace(" ON ONLY ", " ON ", 1)) for name, definition in rows]
+
+
+def bulk_load(dsn: str, spec: DatasetSpec, progress: Callable[[str], None] = print,
+              *, chunk: int = 50_000) -> dict[str, Any]:
+    """Load ``spec`` into the migrated, empty database ``dsn``: COPY with the secondary indexes
+    dropped, rebuild them, fill ``log_counts``, VACUUM ANALYZE. Returns timings."""
     started = time.perf_counter()
+    ctx = multiprocessing.get_context("fork")
+    chunks = ctx.Queue(maxsize=4)
+    generator = ctx.Process(target=_generate_copy_chunks, args=(spec, chunk, chunks), daemon=True)
     loaded = 0
     with psycopg.connect(dsn, autocommit=True) as conn:
         days = {(spec.start + timedelta(days=d)).date() for d in range(spec.days + 1)}
         ensure_partitions(conn, days)
-        for chunk in _chunks(dataset(spec), 20_000):
-            with conn.transaction():
-                loaded += insert_records(conn, chunk)
-            if loaded % 200_000 == 0:
-                rate = loaded / (time.perf_counter() - started)
-                progress(f"  loaded {loaded:,} / {spec.rows:,} rows ({rate:,.0f} rows/s incl. generation)")
-        elapsed = time.perf_counter() - started
+        indexes = _secondary_indexes(conn)
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        generator.start()
+        try:
+            while (payload := chunks.get(timeout=600)) is not None:
+                with conn.cursor() as cur, cur.copy(f"COPY logs ({_COPY_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(payload)
+                loaded += payload.count(b"\n")
+                if loaded % 1_000_000 < chunk:
+                    rate = loaded / (time.perf_counter() - started)
+                    progress(f"  copied {loaded:,} / {spec.rows:,} rows ({rate:,.0f} rows/s incl. generation)")
+        finally:
+            generator.join(timeout=10)
+            if generator.is_alive():
+                generator.kill()
+        copied = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        for name, definition in indexes:
+            progress(f"  building {name}")
+            conn.execute(definition)
+        indexed = time.perf_counter()
+        with conn.transaction():
+            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            conn.execute("INSERT INTO log_counts (minute, service, level, count)"
+                         " SELECT date_trunc('minute', ts), service, level, count(*) FROM logs GROUP BY 1, 2, 3")
         conn.execute("VACUUM ANALYZE")
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(_COMPLETE)))
-    return dsn, {"cached": False, "rows": loaded, "seconds": round(elapsed, 1),
-                 "load_rows_per_s_incl_generation": round(loaded / elapsed, 1)}
+    done = time.perf_counter()
+    return {"rows": loaded, "seconds": round(done - started, 1), "copy_s": round(copied - started, 1),
+            "index_build_s": round(indexed - copied, 1), "counts_and_vacuum_s": round(done - indexed, 1),
+            "load_rows_per_s_incl_generation": round(loaded / (copied - started), 1)}
 
 
 def _is_complete(dsn: str, name: str) -> bool:
