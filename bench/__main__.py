@@ -62,6 +62,10 @@ def _machine() -> dict[str, Any]:
             "python": platform.python_version(), "loadavg_at_start": [round(x, 2) for x in load]}
 
 
+def _server_pids(pg: Any, kafka: Any) -> dict[str, int]:
+    return {role: pid for role, pid in (("postgres", pg.pid()), ("kafka", kafka.pid())) if pid is not None}
+
+
 PHASES = ("copy", "accept", "e2e", "queries", "soak")
 
 
@@ -86,7 +90,7 @@ def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] 
         if "e2e" in phases:
             log(f"[{time.monotonic() - started:5.0f}s] end to end ({mode.e2e_batches} batches of 500)")
             results["e2e"] = ingest.measure_e2e(pg.dsn, kafka.bootstrap, logs, batches=mode.e2e_batches,
-                                                concurrency=concurrency,
+                                                concurrency=concurrency, server_pids=_server_pids(pg, kafka),
                                                 profile_dir=STATE_DIR / "profiles" if profile else None)
         if "queries" in phases:
             log(f"[{time.monotonic() - started:5.0f}s] query data set ({spec.rows:,} rows over {spec.days} days)")

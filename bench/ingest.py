@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.cpu import CpuMeter
 from bench.profile import Profiler
 from bench.stack import (
     REPO,
@@ -62,18 +63,25 @@ def measure_accept(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: f
 
 
 def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int, concurrency: int,
-                profile_dir: Path | None = None) -> dict[str, Any]:
-    """Records/s from the first POST until the last record is stored and found by GET /v1/logs."""
+                server_pids: dict[str, int], profile_dir: Path | None = None) -> dict[str, Any]:
+    """Records/s from the first POST until the last record is stored and found by GET /v1/logs.
+
+    Also reports the CPU seconds each process (tree) used from the first POST until the last
+    record was stored: ``server_pids`` names the PostgreSQL and Kafka servers; ``load`` is the
+    load process. Their sum against wall time x cores shows whether the machine was saturated.
+    """
     dsn = create_migrated_database(server_dsn, "bench_e2e")
     config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
     with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
         profiler = Profiler({"api": api.pid, "consumer": consumer.pid}, profile_dir, "e2e") if profile_dir else None
+        meter = CpuMeter({"api": api.pid, "consumer": consumer.pid, **server_pids})
         summary = run_load(api, "--batches", str(batches), "--concurrency", str(concurrency), "--tag", "e2e",
                            log_dir=log_dir)
         total = summary["acked_records"]
         if not wait_until(lambda: _count(dsn) >= total, timeout=600, interval=0.1):
             raise RuntimeError(f"only {_count(dsn)} of {total} records stored after 10 minutes")
         stored_at = time.time()
+        cpu = meter.stop()
         profiles = profiler.stop() if profiler else {}
         # The last batch's last record must be answerable through the query API.
         key = f"e2e:{batches - 1}:499"
@@ -91,7 +99,9 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
         "seconds": round(elapsed, 2), "accept_phase_s": summary["elapsed_s"],
         "drain_after_last_ack_s": round(stored_at - summary["last_ack"], 2),
         "non_202": {k: v for k, v in summary["statuses"].items() if k != "202"},
-        "consumer_lag_at_end": lag, "profiles": profiles,
+        "consumer_lag_at_end": lag, "cpu_seconds": cpu,
+        "cpu_busy_pct": round(100 * cpu["total"] / (cpu["wall"] * (os.cpu_count() or 1)), 1),
+        "profiles": profiles,
     }
 
 

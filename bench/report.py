@@ -36,6 +36,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
             for name, q in (get("queries") or {}).items()
         },
     }
+    cpu, records = get("e2e", "cpu_seconds"), get("e2e", "records")
+    if cpu and records:
+        roles = [role for role in cpu if role not in ("total", "wall")]
+        out["e2e_cpu_s_per_100k_rows"] = {role: round(cpu[role] * 100_000 / records, 2) for role in roles + ["total"]}
+        out["e2e_cpu_busy_pct"] = get("e2e", "cpu_busy_pct")
     if "soak" in results:
         out["soak"] = results["soak"]
     return out
@@ -47,6 +52,14 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
 
 def _verdict(ok: bool | None) -> str:
     return "" if ok is None else ("ok" if ok else "MISSED")
+
+
+def _cpu_lines(s: dict[str, Any]) -> list[str]:
+    cpu = s.get("e2e_cpu_s_per_100k_rows")
+    if not cpu:
+        return []
+    parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in cpu.items() if role != "total")
+    return [f"  e2e CPU s per 100 k rows: {parts}; total {cpu['total']:.2f} (cores {s['e2e_cpu_busy_pct']} % busy)"]
 
 
 def table(results: dict[str, Any]) -> str:
@@ -64,6 +77,7 @@ def table(results: dict[str, Any]) -> str:
         (f"{'e2e_over_copy':<34}{_num(s['e2e_over_copy'], '.2f'):>14}  {'≥ 0.70':<12}"
          f"{_verdict(s['e2e_over_copy'] >= E2E_OVER_COPY_TARGET if s['e2e_over_copy'] is not None else None)}"),
         f"{'accept_rows_per_s (1 API worker)':<34}{_num(s['accept_rows_per_s']):>14}",
+        *_cpu_lines(s),
         f"{'bytes_per_record (disk, +indexes)':<34}{_num(s['bytes_per_record']):>14}",
         f"{'raw JSON bytes per record':<34}{_num(s['raw_json_bytes_per_record']):>14}",
         "",
