@@ -10,7 +10,7 @@ from logagg.domain import LogRecord
 from logagg.store.partitions import ensure_partitions
 from logagg.store.writer import insert_records
 
-OWN_TABLES = {"logs", "client_ids", "log_counts", "dead_letters", "backup_runs"}
+OWN_TABLES = {"logs", "client_ids", "log_counts", "log_counts_15m", "dead_letters", "backup_runs"}
 
 
 def _tables(dsn: str) -> set[str]:
@@ -71,10 +71,15 @@ def test_up_down_up(fresh_database: str) -> None:
 def test_apply_is_idempotent_and_rollback_steps_one_at_a_time(fresh_database: str) -> None:
     applied = migrate.apply(fresh_database)
     assert migrate.apply(fresh_database) == []
+    before = _tables(fresh_database)
     assert migrate.rollback(fresh_database, steps=1) == [applied[-1]]
     assert [mid for mid, done in migrate.status(fresh_database) if not done] == [applied[-1]]
-    _smoke(fresh_database)  # the previous schema version still works
+    # One step back removes only what the last migration added (code runs on the schema it
+    # shipped with: the migrations Job runs before the new pods start).
+    assert _tables(fresh_database) < before and "logs" in _tables(fresh_database)
     assert migrate.apply(fresh_database) == [applied[-1]]
+    assert _tables(fresh_database) == before
+    _smoke(fresh_database)
 
 
 def test_yoyo_uri_accepts_url_and_keyword_dsns() -> None:

@@ -16,18 +16,20 @@ Query strategy:
   a bounded number of the newest rows in order, and from the matches found there predicts both how
   far the walk must go and how many matches the index would fetch; the cheaper one runs. At 10 M
   rows the slowest of the benchmark's text searches went from 470 ms to about 70 ms.
-- histogram / services: when the filter uses only time, service and level, whole minutes are
-  summed from ``log_counts`` (maintained by the writer in the insert transaction) and only the
-  partial minutes at the range edges are counted from ``logs``; the answer equals counting
-  ``logs`` directly. Filters on ``q``, ``attrs`` or ``trace_id`` aggregate ``logs``.
+- histogram / services: when the filter uses only time, service and level, whole quarter hours
+  are summed from ``log_counts_15m`` (when the interval is a multiple of 15 minutes), the partial
+  quarter hours from ``log_counts`` (per minute), and only the partial minutes at the range edges
+  are counted from ``logs``; both tables are maintained by the writer in the insert transaction,
+  so the answer equals counting ``logs`` directly. Filters on ``q``, ``attrs`` or ``trace_id``
+  aggregate ``logs``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -304,57 +306,76 @@ def _ceil(ts: datetime, step: timedelta) -> datetime:
     return floor if floor == ts else floor + step
 
 
-def _minute_split(
-    since: datetime | None, until: datetime | None
-) -> tuple[tuple[datetime | None, datetime | None] | None, list[tuple[datetime | None, datetime | None]]]:
-    """Split [since, until) into whole minutes (for log_counts) and partial edge ranges (for logs)."""
-    lo = _ceil(since, _MINUTE) if since is not None else None
-    hi = _floor(until, _MINUTE) if until is not None else None
+@dataclass(frozen=True)
+class _CountsTable:
+    """A table of per-``step`` counts keyed by ``column`` (the step's start), service and level."""
+
+    name: str
+    column: str
+    step: timedelta
+
+
+#: Coarsest first; ``logs`` itself answers what no counts table covers (partial minutes).
+_COUNTS_TABLES = (
+    _CountsTable("log_counts_15m", "bucket", timedelta(minutes=15)),
+    _CountsTable("log_counts", "minute", _MINUTE),
+)
+_Range = tuple[datetime | None, datetime | None]
+
+
+def _split(
+    since: datetime | None, until: datetime | None, tables: tuple[_CountsTable, ...]
+) -> list[tuple[_CountsTable | None, datetime | None, datetime | None]]:
+    """Cover [since, until) with whole steps of the coarsest table that fits, the edges with finer
+    tables, and what is left (partial minutes) with ``logs`` (table None)."""
+    if since is not None and until is not None and since >= until:
+        return []
+    if not tables:
+        return [(None, since, until)]
+    table, finer = tables[0], tables[1:]
+    lo = _ceil(since, table.step) if since is not None else None
+    hi = _floor(until, table.step) if until is not None else None
     if lo is not None and hi is not None and lo >= hi:
-        return None, [(since, until)]
-    edges: list[tuple[datetime | None, datetime | None]] = []
+        return _split(since, until, finer)
+    edges: list[_Range] = []
     if since is not None and lo != since:
         edges.append((since, lo))
     if until is not None and hi != until:
         edges.append((hi, until))
-    return (lo, hi), edges
+    return [(table, lo, hi)] + [part for a, b in edges for part in _split(a, b, finer)]
 
 
-def _counts_where(f: LogFilter, lo: datetime | None, hi: datetime | None) -> sql.Composable:
-    parts = _common_parts(f, "minute", lo, hi)
+def _counts_where(f: LogFilter, table: _CountsTable, lo: datetime | None, hi: datetime | None) -> sql.Composable:
+    parts = _common_parts(f, table.column, lo, hi)
     return sql.SQL("FALSE") if parts is None else sql.SQL(" AND ").join(parts)
 
 
 def _grouped_counts(
     conn: Connection[Any],
     f: LogFilter,
-    logs_key: sql.Composable,
-    counts_key: sql.Composable,
+    key: Callable[[str], sql.Composable],
     *,
-    raw: bool = False,
+    granularity: timedelta | None = None,
 ) -> Iterable[tuple[Any, str, int]]:
-    """(key, level, count) rows for ``f``, from log_counts where it can answer, else from logs."""
+    """(key, level, count) rows for ``f``, from the counts tables where they can answer, else from
+    logs. ``key(column)`` groups by an expression of the time column (or not); a counts table is
+    used only when ``granularity`` (the histogram interval) is a multiple of its step."""
+    tables = tuple(t for t in _COUNTS_TABLES if granularity is None or not granularity % t.step)
+    if f.needs_raw_rows:
+        tables = ()
     sources: list[sql.Composable] = []
-    if raw or f.needs_raw_rows:
-        sources.append(
-            sql.SQL("SELECT {} AS k, level, count(*) AS n FROM logs WHERE {} GROUP BY 1, 2").format(
-                logs_key, _where(f)
+    for table, lo, hi in _split(f.since, f.until, tables):
+        if table is None:
+            source = sql.SQL("SELECT {} AS k, level, count(*) AS n FROM logs WHERE {} GROUP BY 1, 2").format(
+                key("ts"), _where(f, since=lo, until=hi)
             )
-        )
-    else:
-        whole, edges = _minute_split(f.since, f.until)
-        if whole is not None:
-            sources.append(
-                sql.SQL("SELECT {} AS k, level, sum(count) AS n FROM log_counts WHERE {} GROUP BY 1, 2").format(
-                    counts_key, _counts_where(f, *whole)
-                )
+        else:
+            source = sql.SQL("SELECT {} AS k, level, sum(count) AS n FROM {} WHERE {} GROUP BY 1, 2").format(
+                key(table.column), sql.Identifier(table.name), _counts_where(f, table, lo, hi)
             )
-        for since, until in edges:
-            sources.append(
-                sql.SQL("SELECT {} AS k, level, count(*) AS n FROM logs WHERE {} GROUP BY 1, 2").format(
-                    logs_key, _where(f, since=since, until=until)
-                )
-            )
+        sources.append(source)
+    if not sources:
+        return []
     query = sql.SQL("SELECT k, level, sum(n)::bigint FROM ({}) AS s GROUP BY 1, 2").format(
         sql.SQL(" UNION ALL ").join(sources)
     )
@@ -373,13 +394,13 @@ def histogram(conn: Connection[Any], f: LogFilter, *, interval: timedelta) -> li
     if bounded and bucket_count(f.since, f.until, interval) > MAX_BUCKETS:  # type: ignore[arg-type]
         raise TooManyBuckets(f"interval {interval} gives more than {MAX_BUCKETS} buckets for the range")
     iv, origin = sql.Literal(interval), sql.Literal(_EPOCH)
-    logs_key = sql.SQL("date_bin({}, ts, {})").format(iv, origin)
-    counts_key = sql.SQL("date_bin({}, minute, {})").format(iv, origin)
+
+    def bucket_of(column: str) -> sql.Composable:
+        return sql.SQL("date_bin({}, {}, {})").format(iv, sql.Identifier(column), origin)
+
     per_bucket: dict[datetime, dict[str, int]] = defaultdict(dict)
-    for start, level, n in _grouped_counts(
-        # log_counts answers exactly only when buckets are made of whole minutes.
-        conn, f, logs_key, counts_key, raw=bool(interval % _MINUTE)
-    ):
+    # A counts table answers exactly only when every bucket is made of whole steps of it.
+    for start, level, n in _grouped_counts(conn, f, bucket_of, granularity=interval):
         per_bucket[start.astimezone(UTC)][level] = int(n)
     if bounded:
         start = _floor(f.since, interval)  # type: ignore[arg-type]
@@ -400,6 +421,6 @@ def list_services(conn: Connection[Any], since: datetime, until: datetime) -> li
     """Services with records in ``[since, until)`` and their record counts, busiest first."""
     f = LogFilter(since=since, until=until)
     totals: dict[str, int] = defaultdict(int)
-    for service, _level, n in _grouped_counts(conn, f, sql.SQL("service"), sql.SQL("service")):
+    for service, _level, n in _grouped_counts(conn, f, lambda _column: sql.SQL("service")):
         totals[service] += int(n)
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))

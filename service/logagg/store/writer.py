@@ -6,8 +6,9 @@ One call of ``insert_records`` (inside the caller's transaction):
    even with a different server-assigned ts, finds its id claimed and is skipped;
 3. insert into ``logs`` with ON CONFLICT (ts, id) DO NOTHING — a Kafka redelivery of the same
    record is a no-op;
-4. add the inserted rows, grouped per (minute, service, level), to ``log_counts``, in key order so
-   concurrent consumers take row locks in the same order (no deadlocks).
+4. add the inserted rows, grouped per (minute, service, level), to ``log_counts`` and per quarter
+   hour to ``log_counts_15m``, in key order so concurrent consumers take row locks in the same
+   order (no deadlocks).
 Because all four steps share the transaction, counts always equal the stored rows.
 """
 
@@ -56,6 +57,12 @@ WITH client_candidates AS (
     SELECT minute, service, level, count(*) FROM inserted
      GROUP BY minute, service, level ORDER BY minute, service, level
     ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts.count + EXCLUDED.count
+), counted_15m AS (
+    INSERT INTO log_counts_15m (bucket, service, level, count)
+    SELECT date_bin('15 minutes', minute, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, service, level, count(*)
+      FROM inserted
+     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (bucket, service, level) DO UPDATE SET count = log_counts_15m.count + EXCLUDED.count
 )
 -- data-modifying CTEs always run to completion, referenced or not
 SELECT count(*) FROM inserted

@@ -123,6 +123,7 @@ def table_checksums(dsn: str) -> dict[str, tuple[int, str]]:
         "logs": "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY ts, id), '')) FROM logs t",
         "client_ids": "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY id), '')) FROM client_ids t",
         "log_counts": "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY minute, service, level), '')) FROM log_counts t",
+        "log_counts_15m": "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY bucket, service, level), '')) FROM log_counts_15m t",
     }
     with psycopg.connect(dsn) as conn:
         conn.execute("SET TIME ZONE 'UTC'")

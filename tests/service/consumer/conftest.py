@@ -190,7 +190,11 @@ def count_rows(dsn: str, service: str) -> tuple[int, int]:
 def counted(dsn: str, service: str) -> int:
     """Records of ``service`` according to the per-minute counts."""
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT coalesce(sum(count), 0) FROM log_counts WHERE service = %s", (service,)).fetchone()
+        row = conn.execute(
+            "SELECT (SELECT coalesce(sum(count), 0) FROM log_counts WHERE service = %(s)s),"
+            "       (SELECT coalesce(sum(count), 0) FROM log_counts_15m WHERE service = %(s)s)", {"s": service}
+        ).fetchone()
+        assert row is not None and row[0] == row[1], f"per-minute and quarter-hour counts disagree: {row}"
     assert row is not None
     return int(row[0])
 

@@ -60,6 +60,11 @@ CASES = [
     (timedelta(seconds=20), timedelta(seconds=50), timedelta(seconds=10)),
     (timedelta(minutes=30, seconds=30), timedelta(hours=1, minutes=30, seconds=30), timedelta(seconds=90)),
     (timedelta(0), timedelta(hours=3), timedelta(hours=1)),
+    # multiples of 15 minutes read whole quarter hours from log_counts_15m, the rest finer
+    (timedelta(minutes=7, seconds=13, microseconds=5), timedelta(hours=2, minutes=47, seconds=59), timedelta(minutes=15)),
+    (timedelta(minutes=22), timedelta(hours=2, minutes=38), timedelta(minutes=30)),
+    (timedelta(minutes=1, seconds=1), timedelta(minutes=14, seconds=59), timedelta(minutes=15)),
+    (timedelta(minutes=44, seconds=30), timedelta(hours=1, minutes=16), timedelta(hours=1)),
 ]
 
 
@@ -88,7 +93,21 @@ def test_time_service_level_histograms_read_the_per_minute_counts(conn: psycopg.
     conn.execute("INSERT INTO log_counts VALUES (%s, %s, 'error', 42)", (minute, service))
     f = LogFilter(services=(service,), since=minute - timedelta(hours=1), until=minute + timedelta(hours=1))
     assert _nonempty(histogram(conn, f, interval=timedelta(minutes=10))) == {utc(2026, 11, 25, 12, 30): {"error": 42}}
-    assert list_services(conn, f.since, f.until) == [(service, 42)]  # type: ignore[arg-type]
+    # 12:34 lies in the partial quarter hour at the edge of [12:34:30, 13:00), read per minute
+    edge = LogFilter(since=minute + timedelta(seconds=-30), until=minute + timedelta(minutes=26))
+    assert list_services(conn, edge.since, edge.until) == [(service, 42)]  # type: ignore[arg-type]
+
+
+def test_quarter_hour_intervals_read_the_quarter_hour_counts(conn: psycopg.Connection[Any]) -> None:
+    """Counts that exist only in log_counts_15m show up for whole quarter hours (and only then)."""
+    service = unique_service("quarter-only")
+    quarter = utc(2026, 11, 25, 12, 30)
+    conn.execute("INSERT INTO log_counts_15m VALUES (%s, %s, 'warn', 7)", (quarter, service))
+    f = LogFilter(services=(service,), since=quarter - timedelta(hours=1), until=quarter + timedelta(hours=1))
+    assert _nonempty(histogram(conn, f, interval=timedelta(hours=1))) == {utc(2026, 11, 25, 12): {"warn": 7}}
+    assert list_services(conn, f.since, f.until) == [(service, 7)]  # type: ignore[arg-type]
+    # a 10-minute interval cannot use quarter hours: it reads per-minute counts, which hold nothing
+    assert _nonempty(histogram(conn, f, interval=timedelta(minutes=10))) == {}
 
 
 def test_bounded_histogram_returns_every_bucket_including_empty_ones(conn: psycopg.Connection[Any], dataset: dict[str, Any]) -> None:
