@@ -1,23 +1,32 @@
 """Write side of the ``logs`` store: bulk insert with COPY, deduplication and per-minute counts.
 
-One call of ``insert_records`` (inside the caller's transaction):
+Fast path (``insert_records``, the normal case: no client-supplied ids in the batch): ``COPY``
+the records (binary) straight into ``logs`` inside a savepoint, then add their counts per
+(minute, service, level) to ``log_counts`` and per quarter hour to ``log_counts_15m``. This is
+the raw-COPY cost plus two small upserts. A Kafka redelivery of rows already stored makes the
+COPY fail on the primary key (ts, id); the savepoint is rolled back and the batch takes the
+deduplicating path.
+
+Deduplicating path (client ids in the batch, or a redelivery):
 1. ``COPY`` the records (binary) into a temporary staging table (ON COMMIT DELETE ROWS);
 2. claim the client-supplied ids in ``client_ids`` (ON CONFLICT DO NOTHING) — a client resend,
    even with a different server-assigned ts, finds its id claimed and is skipped;
 3. insert into ``logs`` with ON CONFLICT (ts, id) DO NOTHING — a Kafka redelivery of the same
    record is a no-op;
-4. add the inserted rows, grouped per (minute, service, level), to ``log_counts`` and per quarter
-   hour to ``log_counts_15m``, in key order so concurrent consumers take row locks in the same
-   order (no deadlocks).
-Because all four steps share the transaction, counts always equal the stored rows.
+4. add the inserted rows to both counts tables.
+Counts are upserted in key order on both paths, so concurrent consumers take row locks in the
+same order (no deadlocks). Everything shares the caller's transaction, so counts always equal
+the stored rows.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, errors
 from psycopg.types.json import set_json_dumps
 
 from logagg import jsonbytes
@@ -69,6 +78,15 @@ SELECT count(*) FROM inserted
 """
 
 
+_LOGS_COPY = "COPY logs (ts, id, service, level, message, attributes, trace_id, span_id) FROM STDIN (FORMAT BINARY)"
+_LOGS_TYPES = ["timestamptz", "text", "text", "text", "text", "jsonb", "text", "text"]
+_ADD_COUNTS = """
+INSERT INTO {table} ({column}, service, level, count)
+SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::bigint[]) ORDER BY 1, 2, 3
+ON CONFLICT ({column}, service, level) DO UPDATE SET count = {table}.count + EXCLUDED.count
+"""
+
+
 def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
     """Store ``records`` (partitions must exist); returns how many rows were new.
 
@@ -79,6 +97,42 @@ def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
         return 0
     set_json_dumps(jsonbytes.dumps, conn)  # stdlib json was ~30 % of the consumer's profile
     conn.execute("SET LOCAL TIME ZONE 'UTC'")
+    if not any(r.client_id for r in records):
+        try:
+            with conn.transaction():  # a savepoint inside the caller's transaction
+                _copy_into_logs(conn, records)
+        except errors.UniqueViolation:
+            pass  # some rows are stored already (a redelivery): deduplicate below
+        else:
+            _add_counts(conn, records)
+            return len(records)
+    return _insert_deduplicating(conn, records)
+
+
+def _copy_into_logs(conn: Connection[Any], records: Sequence[LogRecord]) -> None:
+    with conn.cursor() as cur, cur.copy(_LOGS_COPY) as copy:
+        copy.set_types(_LOGS_TYPES)
+        for r in records:
+            copy.write_row((r.ts, r.id, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id))
+
+
+def _add_counts(conn: Connection[Any], records: Sequence[LogRecord]) -> None:
+    """Add ``records`` (all newly stored) to both counts tables."""
+    per_minute: Counter[tuple[datetime, str, str]] = Counter(
+        (r.ts.astimezone(UTC).replace(second=0, microsecond=0), r.service, r.level) for r in records
+    )
+    per_quarter: Counter[tuple[datetime, str, str]] = Counter()
+    for (minute, service, level), n in per_minute.items():
+        per_quarter[(minute.replace(minute=minute.minute - minute.minute % 15), service, level)] += n
+    for table, column, counts in (("log_counts", "minute", per_minute), ("log_counts_15m", "bucket", per_quarter)):
+        keys = list(counts)
+        conn.execute(
+            _ADD_COUNTS.format(table=table, column=column),
+            ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]),
+        )
+
+
+def _insert_deduplicating(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
     conn.execute(_STAGING_DDL)
     with conn.cursor() as cur:
         with cur.copy(_COPY) as copy:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -68,6 +68,45 @@ def test_redelivery_of_the_same_batch_adds_no_rows_and_no_counts(conn: psycopg.C
     assert store(conn, records) == 0
     assert len(_rows(conn, service)) == 301
     assert _counted(conn, service) == 301
+
+
+def _staging_exists(conn: psycopg.Connection[Any]) -> bool:
+    """Whether this session ever took the deduplicating path (it creates the temp staging table)."""
+    row = conn.execute("SELECT to_regclass('pg_temp.logagg_staging') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def test_a_batch_without_client_ids_is_copied_straight_in_and_a_redelivery_deduplicated(store_dsn: str) -> None:
+    service = unique_service()
+    first = spread_records(service, utc(2026, 11, 20, 15), 100, timedelta(seconds=3))
+    new = spread_records(service, utc(2026, 11, 20, 16), 50, timedelta(seconds=3))
+    with psycopg.connect(store_dsn, autocommit=True) as session:
+        assert store(session, first) == 100
+        assert not _staging_exists(session)
+        # half of it again (a redelivery) plus new rows: the COPY fails on the key, the batch is
+        # deduplicated, and only the new rows are stored and counted
+        assert store(session, first[50:] + new) == 50
+        assert _staging_exists(session)
+        assert len(_rows(session, service)) == 150
+        assert _counted(session, service) == 150
+
+
+def test_the_same_record_twice_in_one_batch_is_stored_once(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    record = make_record(service, utc(2026, 11, 20, 17))
+    assert store(conn, [record, record]) == 1
+    assert _counted(conn, service) == 1
+
+
+def test_counts_of_the_copy_path_are_per_utc_minute_and_quarter_hour(conn: psycopg.Connection[Any]) -> None:
+    service = unique_service()
+    nepal = timezone(timedelta(hours=5, minutes=45))
+    local = datetime(2026, 11, 20, 10, 7, 59, 999999, tzinfo=nepal)  # 04:22:59.999999 UTC
+    assert store(conn, [make_record(service, local), make_record(service, local + timedelta(microseconds=1))]) == 2
+    minutes = conn.execute("SELECT minute, count FROM log_counts WHERE service = %s ORDER BY 1", (service,)).fetchall()
+    quarters = conn.execute("SELECT bucket, count FROM log_counts_15m WHERE service = %s", (service,)).fetchall()
+    assert minutes == [(utc(2026, 11, 20, 4, 22), 1), (utc(2026, 11, 20, 4, 23), 1)]
+    assert quarters == [(utc(2026, 11, 20, 4, 15), 2)]
 
 
 def test_client_resend_with_a_different_timestamp_keeps_the_first_row(conn: psycopg.Connection[Any]) -> None:
