@@ -9,7 +9,6 @@ the descendants it already reaped (PostgreSQL backends that ended during the pha
 from __future__ import annotations
 
 import os
-import resource
 import time
 from pathlib import Path
 
@@ -47,8 +46,7 @@ def tree_cpu_seconds(pid: int, tree: dict[int, list[int]] | None = None) -> floa
 
 
 class CpuMeter:
-    """CPU seconds per role between ``__init__`` and ``stop()``; ``own`` is this process plus the
-    children it waits for (the load process)."""
+    """CPU seconds per role (process tree) between ``__init__`` and ``stop()``."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
@@ -57,15 +55,12 @@ class CpuMeter:
 
     def _sample(self) -> dict[str, float]:
         tree = _children()
-        sample = {role: tree_cpu_seconds(pid, tree) for role, pid in self._pids.items()}
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        sample["load"] = usage.ru_utime + usage.ru_stime
-        return sample
+        return {role: tree_cpu_seconds(pid, tree) for role, pid in self._pids.items()}
 
-    def stop(self) -> dict[str, float]:
-        """CPU seconds per role (``load``: children reaped meanwhile), ``total`` and ``wall``."""
+    def stop(self, **more: float) -> dict[str, float]:
+        """CPU seconds per role (plus ``more`` measured elsewhere), their ``total``, and ``wall``."""
         end = self._sample()
-        used = {role: round(end[role] - self._start[role], 2) for role in end}
+        used = {role: round(end[role] - self._start[role], 2) for role in end} | more
         used["total"] = round(sum(used.values()), 2)
         used["wall"] = round(time.monotonic() - self._wall, 2)
         return used

@@ -134,6 +134,7 @@ class Sender:
                         time.sleep(min(max(retry_after, 0.2), 1.0))
 
     def run(self) -> dict[str, Any]:
+        cpu_at_start = time.process_time()
         self.started = time.monotonic()
         self.first_send = time.time()
         if self.args.duration > 0:
@@ -157,6 +158,7 @@ class Sender:
             "first_send": self.first_send, "last_ack": self.last_ack, "elapsed_s": round(elapsed, 3),
             "accept_rows_per_s": round(self.acked_records / elapsed, 1) if elapsed > 0 else None,
             "latency_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)},
+            "cpu_s_sending": round(time.process_time() - cpu_at_start, 2),
         }
 
 
