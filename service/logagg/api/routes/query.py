@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from logagg import jsonbytes, metrics
 from logagg.api import params
-from logagg.deps import DbDep, QueryPrincipal, SettingsDep
+from logagg.deps import PoolDep, QueryPrincipal, SettingsDep, db_connection
 from logagg.domain import LogFilter, format_ts
 from logagg.schemas import ErrorResponse, Histogram, LogPage, ServiceList
 from logagg.store import logs as store
@@ -52,7 +52,7 @@ HISTOGRAM_PARAMS = params.FILTER_PARAMS | {"interval"}
 SERVICES_PARAMS = frozenset({"since", "until"})
 
 
-def _log_filter(
+async def _log_filter(
     request: Request,
     settings: SettingsDep,
     service: ServiceQ = None,
@@ -89,7 +89,7 @@ def _timed(endpoint: str) -> Iterator[None]:
 def search_logs(
     request: Request,
     _principal: QueryPrincipal,
-    conn: DbDep,
+    pool: PoolDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 100,
     order: Annotated[Literal["desc", "asc"], Query(description="by timestamp")] = "desc",
@@ -97,7 +97,7 @@ def search_logs(
 ) -> Response:
     """Newest (or oldest) records matching every filter, keyset-paginated."""
     params.reject_unknown(request.query_params, SEARCH_PARAMS)
-    with _timed("search"):
+    with db_connection(pool) as conn, _timed("search"):
         page = store.search_logs(conn, flt, limit=limit, order=order, cursor=cursor)
     items = [
         {
@@ -121,7 +121,7 @@ def search_logs(
 def logs_histogram(
     request: Request,
     _principal: QueryPrincipal,
-    conn: DbDep,
+    pool: PoolDep,
     flt: FilterDep,
     interval: Annotated[
         str | None, Query(description="bucket size (30s, 1m, 5m, 1h, 1d); automatic when absent")
@@ -131,7 +131,7 @@ def logs_histogram(
     params.reject_unknown(request.query_params, HISTOGRAM_PARAMS)
     assert flt.since is not None and flt.until is not None
     step = params.histogram_interval(interval, flt.since, flt.until)
-    with _timed("histogram"):
+    with db_connection(pool) as conn, _timed("histogram"):
         buckets = store.histogram(conn, flt, interval=step)
     return _json(
         {
@@ -148,7 +148,7 @@ def services(
     request: Request,
     _principal: QueryPrincipal,
     settings: SettingsDep,
-    conn: DbDep,
+    pool: PoolDep,
     since: TimeQ = None,
     until: TimeQ = None,
 ) -> Response:
@@ -156,7 +156,7 @@ def services(
     params.reject_unknown(request.query_params, SERVICES_PARAMS)
     window = timedelta(seconds=settings.query_default_window_seconds)
     start, end = params.time_range(request.query_params, params.utc_now(), window)
-    with _timed("services"):
+    with db_connection(pool) as conn, _timed("services"):
         rows = store.list_services(conn, start, end)
     return _json(
         {
