@@ -7,6 +7,9 @@
 -- services list read whole quarter hours here, 15 times fewer rows; log_counts fills in the
 -- partial quarter hours at the range edges and logs the partial minutes.
 -- The writer maintains both tables in the insert transaction, so they always agree with logs.
+-- Consumers of the previous release that still run after this backfill (until their pods are
+-- replaced) add to log_counts only; `logagg retention` (hourly) reconciles log_counts_15m with
+-- log_counts (logagg.store.maintenance.reconcile_quarter_counts), so that gap closes by itself.
 
 CREATE TABLE log_counts_15m (
     bucket   timestamptz NOT NULL,  -- start of the quarter hour (UTC, epoch-aligned)

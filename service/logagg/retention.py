@@ -1,4 +1,5 @@
-"""Retention job (``logagg retention``): drop old partitions, prune side tables, create partitions ahead.
+"""Retention job (``logagg retention``): drop old partitions, prune side tables, reconcile the
+quarter-hour counts, create partitions ahead.
 
 Run it at least daily (the Kubernetes CronJob runs it hourly; it is idempotent). Records are kept
 for at least ``retention_days``: a day's partition is dropped only once the whole day is older
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from logagg.store.maintenance import prune_before
+from logagg.store.maintenance import prune_before, reconcile_quarter_counts
 from logagg.store.partitions import day_start, drop_partitions_before, ensure_partitions
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class RetentionSummary:
     dropped_partitions: list[str]
     created_partitions: int
     pruned: dict[str, int] = field(default_factory=dict)
+    #: quarter-hour count rows corrected to match the per-minute counts (normally 0)
+    reconciled_quarter_counts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form for the command's log line."""
@@ -47,6 +50,7 @@ class RetentionSummary:
             "dropped_partitions": self.dropped_partitions,
             "created_partitions": self.created_partitions,
             "pruned": self.pruned,
+            "reconciled_quarter_counts": self.reconciled_quarter_counts,
         }
 
 
@@ -58,9 +62,11 @@ def apply_retention(
     keep_from: date = cutoff.astimezone(UTC).date()
     dropped = drop_partitions_before(conn, keep_from)
     pruned = prune_before(conn, day_start(keep_from))
+    reconciled = reconcile_quarter_counts(conn)
     today = now.astimezone(UTC).date()
     created = ensure_partitions(conn, [today + timedelta(days=n) for n in range(days_ahead + 1)])
-    return RetentionSummary(cutoff=cutoff, dropped_partitions=dropped, created_partitions=created, pruned=pruned)
+    return RetentionSummary(cutoff=cutoff, dropped_partitions=dropped, created_partitions=created, pruned=pruned,
+                            reconciled_quarter_counts=reconciled)
 
 
 def run_retention(settings: RetentionSettings, *, now: datetime | None = None) -> RetentionSummary:

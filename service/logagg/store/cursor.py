@@ -54,6 +54,14 @@ def _optional_ts(value: Any) -> datetime | None:
     return parse_ts(value)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+        return False
+    return True
+
+
 def decode_cursor(cursor: str, order: Order) -> CursorPosition:
     """The position in ``cursor``; raises ``InvalidCursor`` on any defect or an order mismatch."""
     if not cursor or len(cursor) > 2048:
@@ -69,6 +77,8 @@ def decode_cursor(cursor: str, order: Order) -> CursorPosition:
         raise InvalidCursor(f"cursor was issued for order={body.get('o')!r}, not order={order!r}")
     ts_text, record_id = body.get("t"), body.get("i")
     if not isinstance(ts_text, str) or not isinstance(record_id, str) or not record_id:
+        raise InvalidCursor(_INVALID)
+    if "\x00" in record_id or not _utf8(record_id):  # no stored id has these: a forged cursor
         raise InvalidCursor(_INVALID)
     try:
         return CursorPosition(parse_ts(ts_text), record_id, _optional_ts(body.get("s")), _optional_ts(body.get("u")))

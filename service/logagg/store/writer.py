@@ -1,22 +1,21 @@
 """Write side of the ``logs`` store: bulk insert with COPY, deduplication and per-minute counts.
 
 Fast path (``insert_records``, the normal case: no client-supplied ids in the batch): ``COPY``
-the records (binary) straight into ``logs`` inside a savepoint, then add their counts per
-(minute, service, level) to ``log_counts`` and per quarter hour to ``log_counts_15m``. This is
-the raw-COPY cost plus two small upserts. A Kafka redelivery of rows already stored makes the
-COPY fail on the primary key (ts, id); the savepoint is rolled back and the batch takes the
-deduplicating path.
+the records (binary) straight into ``logs`` inside a savepoint. This is the raw-COPY cost. A
+Kafka redelivery of rows already stored makes the COPY fail on the primary key (ts, id); the
+savepoint is rolled back and the batch takes the deduplicating path.
 
 Deduplicating path (client ids in the batch, or a redelivery):
 1. ``COPY`` the records (binary) into a temporary staging table (ON COMMIT DELETE ROWS);
 2. claim the client-supplied ids in ``client_ids`` (ON CONFLICT DO NOTHING) — a client resend,
    even with a different server-assigned ts, finds its id claimed and is skipped;
 3. insert into ``logs`` with ON CONFLICT (ts, id) DO NOTHING — a Kafka redelivery of the same
-   record is a no-op;
-4. add the inserted rows to both counts tables.
-Counts are upserted in key order on both paths, so concurrent consumers take row locks in the
-same order (no deadlocks). Everything shares the caller's transaction, so counts always equal
-the stored rows.
+   record is a no-op — returning the inserted rows per (minute, service, level).
+
+Both paths then add the new rows to ``log_counts`` (per minute) and after that to
+``log_counts_15m`` (per quarter hour), each upsert in key order: every writer takes its row
+locks table by table in one global order, so concurrent consumers cannot deadlock. Everything
+shares the caller's transaction, so the counts always equal the stored rows.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import Connection, errors
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_dumps
 
 from logagg import jsonbytes
@@ -61,20 +61,8 @@ WITH client_candidates AS (
       FROM client_candidates c JOIN claimed USING (id)
     ON CONFLICT (ts, id) DO NOTHING
     RETURNING date_trunc('minute', ts) AS minute, service, level
-), counted AS (
-    INSERT INTO log_counts (minute, service, level, count)
-    SELECT minute, service, level, count(*) FROM inserted
-     GROUP BY minute, service, level ORDER BY minute, service, level
-    ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts.count + EXCLUDED.count
-), counted_15m AS (
-    INSERT INTO log_counts_15m (bucket, service, level, count)
-    SELECT date_bin('15 minutes', minute, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket, service, level, count(*)
-      FROM inserted
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (bucket, service, level) DO UPDATE SET count = log_counts_15m.count + EXCLUDED.count
 )
--- data-modifying CTEs always run to completion, referenced or not
-SELECT count(*) FROM inserted
+SELECT minute, service, level, count(*) FROM inserted GROUP BY 1, 2, 3
 """
 
 
@@ -90,11 +78,13 @@ ON CONFLICT ({column}, service, level) DO UPDATE SET count = {table}.count + EXC
 def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
     """Store ``records`` (partitions must exist); returns how many rows were new.
 
-    Must run inside a transaction; ``date_trunc('minute', ts)`` relies on the session time zone
-    being UTC, which the function sets for the transaction.
+    Must run inside a transaction (rows and counts commit together); ``date_trunc('minute', ts)``
+    relies on the session time zone being UTC, which the function sets for the transaction.
     """
     if not records:
         return 0
+    if conn.info.transaction_status != TransactionStatus.INTRANS:
+        raise RuntimeError("insert_records must run inside a transaction")
     set_json_dumps(jsonbytes.dumps, conn)  # stdlib json was ~30 % of the consumer's profile
     conn.execute("SET LOCAL TIME ZONE 'UTC'")
     if not any(r.client_id for r in records):
@@ -104,9 +94,10 @@ def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
         except errors.UniqueViolation:
             pass  # some rows are stored already (a redelivery): deduplicate below
         else:
-            _add_counts(conn, records)
-            return len(records)
-    return _insert_deduplicating(conn, records)
+            return _add_counts(
+                conn, Counter((r.ts.astimezone(UTC).replace(second=0, microsecond=0), r.service, r.level) for r in records)
+            )
+    return _add_counts(conn, _insert_deduplicating(conn, records))
 
 
 def _copy_into_logs(conn: Connection[Any], records: Sequence[LogRecord]) -> None:
@@ -116,23 +107,24 @@ def _copy_into_logs(conn: Connection[Any], records: Sequence[LogRecord]) -> None
             copy.write_row((r.ts, r.id, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id))
 
 
-def _add_counts(conn: Connection[Any], records: Sequence[LogRecord]) -> None:
-    """Add ``records`` (all newly stored) to both counts tables."""
-    per_minute: Counter[tuple[datetime, str, str]] = Counter(
-        (r.ts.astimezone(UTC).replace(second=0, microsecond=0), r.service, r.level) for r in records
-    )
+def _add_counts(conn: Connection[Any], per_minute: Counter[tuple[datetime, str, str]]) -> int:
+    """Add the newly stored rows, counted per (UTC minute, service, level), to ``log_counts`` and
+    then to ``log_counts_15m``, each in key order; returns the number of rows."""
     per_quarter: Counter[tuple[datetime, str, str]] = Counter()
     for (minute, service, level), n in per_minute.items():
         per_quarter[(minute.replace(minute=minute.minute - minute.minute % 15), service, level)] += n
     for table, column, counts in (("log_counts", "minute", per_minute), ("log_counts_15m", "bucket", per_quarter)):
-        keys = list(counts)
-        conn.execute(
-            _ADD_COUNTS.format(table=table, column=column),
-            ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]),
-        )
+        if counts:
+            keys = list(counts)
+            conn.execute(
+                _ADD_COUNTS.format(table=table, column=column),
+                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]),
+            )
+    return per_minute.total()
 
 
-def _insert_deduplicating(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
+def _insert_deduplicating(conn: Connection[Any], records: Sequence[LogRecord]) -> Counter[tuple[datetime, str, str]]:
+    """Staging COPY and the deduplicating insert; returns the inserted rows per (minute, service, level)."""
     conn.execute(_STAGING_DDL)
     with conn.cursor() as cur:
         with cur.copy(_COPY) as copy:
@@ -141,8 +133,9 @@ def _insert_deduplicating(conn: Connection[Any], records: Sequence[LogRecord]) -
                 copy.write_row(
                     (r.id, r.ts, r.service, r.level, r.message, r.attributes, r.trace_id, r.span_id, r.client_id)
                 )
-        row = cur.execute(_INSERT).fetchone()
+        inserted = Counter({(minute.astimezone(UTC), service, level): int(n)
+                            for minute, service, level, n in cur.execute(_INSERT).fetchall()})
         # Emptied so a second call in the same transaction does not see these rows again
         # (the dead tuples vanish at commit, when ON COMMIT DELETE ROWS truncates the table).
         cur.execute("DELETE FROM logagg_staging")
-    return int(row[0]) if row else 0
+    return inserted
