@@ -70,7 +70,7 @@ PHASES = ("copy", "accept", "e2e", "queries", "soak")
 
 
 def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] = PHASES,
-        log: Any = print) -> dict[str, Any]:
+        consumers: int = 1, log: Any = print) -> dict[str, Any]:
     """Run the benchmarks of ``mode`` (only ``phases``); returns the results document."""
     started = time.monotonic()
     logs = STATE_DIR / "logs"
@@ -91,6 +91,7 @@ def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] 
             log(f"[{time.monotonic() - started:5.0f}s] end to end ({mode.e2e_batches} batches of 500)")
             results["e2e"] = ingest.measure_e2e(pg.dsn, kafka.bootstrap, logs, batches=mode.e2e_batches,
                                                 concurrency=concurrency, server_pids=_server_pids(pg, kafka),
+                                                consumers=consumers,
                                                 profile_dir=STATE_DIR / "profiles" if profile else None)
         if "queries" in phases:
             log(f"[{time.monotonic() - started:5.0f}s] query data set ({spec.rows:,} rows over {spec.days} days)")
@@ -105,10 +106,17 @@ def run(mode: Mode, *, concurrency: int, profile: bool, phases: tuple[str, ...] 
                     results["query_profiles"] = profiler.stop()
             results["storage"] = storage.bytes_per_record(dsn, spec)
         if mode.soak_seconds and "soak" in phases:
-            rate = 0.8 * results["accept"]["accept_rows_per_s"]
-            log(f"[{time.monotonic() - started:5.0f}s] soak {mode.soak_seconds:.0f}s at {rate:,.0f} rows/s")
-            results["soak"] = ingest.measure_soak(pg.dsn, kafka.bootstrap, logs, seconds=mode.soak_seconds,
-                                                  rows_per_s=rate)
+            # As specified: 80 % of the accept rate. On a machine where the whole pipeline cannot
+            # sustain that (the accept rate is measured with no consumer running), the lag grows
+            # for the whole run; so a second soak runs at 80 % of the end-to-end rate, the rate
+            # the pipeline can sustain, to show steady state (flat RSS, lag back to zero).
+            rates = {"soak": 0.8 * results["accept"]["accept_rows_per_s"]}
+            if "e2e" in results:
+                rates["soak_sustainable"] = 0.8 * results["e2e"]["e2e_rows_per_s"]
+            for name, rate in rates.items():
+                log(f"[{time.monotonic() - started:5.0f}s] {name} {mode.soak_seconds:.0f}s at {rate:,.0f} rows/s")
+                results[name] = ingest.measure_soak(pg.dsn, kafka.bootstrap, logs, seconds=mode.soak_seconds,
+                                                    rows_per_s=rate, consumers=consumers)
     results["summary"] = report.summary(results)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["duration_s"] = round(time.monotonic() - started, 1)
@@ -122,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--quick", action="store_const", dest="mode", const="quick")
     group.add_argument("--full", action="store_const", dest="mode", const="full")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads of the load process")
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="consumer processes (and topic partitions) in the end-to-end run and the soak")
     parser.add_argument("--profile", action="store_true", help="py-spy profiles of API/consumer during e2e and queries (summary in the JSON)")
     parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"comma-separated subset of {','.join(PHASES)} (soak runs in --full only)")
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         parser.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
-    results = run(mode, concurrency=args.concurrency, profile=args.profile, phases=phases,
+    results = run(mode, concurrency=args.concurrency, profile=args.profile, phases=phases, consumers=args.consumers,
                   log=lambda text: print(text, flush=True))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

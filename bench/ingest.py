@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +75,20 @@ def measure_accept(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: f
             "non_202": non_202, "api_rss_mb": round(rss / 2**20, 1), "profiles": profiles}
 
 
+@contextlib.contextmanager
+def _pipeline(config: ServiceConfig, log_dir: Path, consumers: int) -> Iterator[tuple[ServiceProcess, list[ServiceProcess]]]:
+    """One API process and ``consumers`` consumer processes (one consumer group)."""
+    with contextlib.ExitStack() as stack:
+        api = stack.enter_context(ServiceProcess("api", config, log_dir))
+        yield api, [stack.enter_context(ServiceProcess("consumer", config, log_dir)) for _ in range(consumers)]
+
+
+def _lag(consumers: list[ServiceProcess]) -> float:
+    return sum(c.metric_sum("logagg_consumer_lag") or 0.0 for c in consumers)
+
+
 def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int, concurrency: int,
-                server_pids: dict[str, int], profile_dir: Path | None = None) -> dict[str, Any]:
+                server_pids: dict[str, int], consumers: int = 1, profile_dir: Path | None = None) -> dict[str, Any]:
     """Records/s from the first POST until the last record is stored and found by GET /v1/logs.
 
     Also reports the CPU seconds each process (tree) used from the first POST until the last
@@ -83,10 +97,11 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
     wall time x cores shows whether the machine was saturated.
     """
     dsn = create_migrated_database(server_dsn, "bench_e2e")
-    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
-    with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
-        profiler = Profiler({"api": api.pid, "consumer": consumer.pid}, profile_dir, "e2e") if profile_dir else None
-        meter = CpuMeter({"api": api.pid, "consumer": consumer.pid, **server_pids})
+    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap, partitions=consumers))
+    with _pipeline(config, log_dir, consumers) as (api, workers):
+        profiler = Profiler({"api": api.pid, "consumer": workers[0].pid}, profile_dir, "e2e") if profile_dir else None
+        meter = CpuMeter({"api": api.pid, **{f"consumer{i or ''}": w.pid for i, w in enumerate(workers)},
+                          **server_pids})
         summary = run_load(api, "--batches", str(batches), "--concurrency", str(concurrency), "--tag", "e2e",
                            log_dir=log_dir)
         total = summary["acked_records"]
@@ -104,10 +119,10 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
         if len(found) != 1:
             raise RuntimeError(f"record {key} not queryable after it was stored: {found}")
         elapsed = queryable_at - summary["first_send"]
-        lag = consumer.metric_sum("logagg_consumer_lag")
+        lag = _lag(workers)
     stored = _count(dsn)
     return {
-        "e2e_rows_per_s": round(total / elapsed, 1), "records": total, "stored": stored,
+        "e2e_rows_per_s": round(total / elapsed, 1), "records": total, "stored": stored, "consumers": consumers,
         "seconds": round(elapsed, 2), "accept_phase_s": summary["elapsed_s"],
         "drain_after_last_ack_s": round(stored_at - summary["last_ack"], 2),
         "non_202": {k: v for k, v in summary["statuses"].items() if k != "202"},
@@ -119,12 +134,13 @@ def measure_e2e(server_dsn: str, bootstrap: str, log_dir: Path, *, batches: int,
 
 
 def measure_soak(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: float, rows_per_s: float,
-                 concurrency: int = 4) -> dict[str, Any]:
-    """Steady load at ``rows_per_s`` for ``seconds``: errors, RSS growth of API and consumer, lag drain."""
+                 concurrency: int = 4, consumers: int = 1, drain_timeout: float = 900) -> dict[str, Any]:
+    """Steady load at ``rows_per_s`` for ``seconds``: errors, RSS growth of API and consumers, and
+    how long the consumer lag takes to return to zero afterwards (up to ``drain_timeout``)."""
     dsn = create_migrated_database(server_dsn, "bench_soak")
-    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap))
+    config = ServiceConfig(dsn, bootstrap, create_topic(bootstrap, partitions=consumers))
     rate = rows_per_s / 500
-    with ServiceProcess("api", config, log_dir) as api, ServiceProcess("consumer", config, log_dir) as consumer:
+    with _pipeline(config, log_dir, consumers) as (api, workers):
         env = dict(os.environ, BENCH_API_KEY=config.api_key,
                    PYTHONPATH=os.pathsep.join([str(REPO / "service"), str(REPO)]))
         batches = int(seconds * rate) + 1
@@ -134,13 +150,15 @@ def measure_soak(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: flo
             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         samples: list[dict[str, float]] = []
         while load.poll() is None:
-            samples.append({"t": time.time(), "api_rss": api.rss_bytes(), "consumer_rss": consumer.rss_bytes(),
-                            "lag": consumer.metric_sum("logagg_consumer_lag") or 0.0})
+            samples.append({"t": time.time(), "api_rss": api.rss_bytes(),
+                            "consumer_rss": sum(w.rss_bytes() for w in workers), "lag": _lag(workers)})
             time.sleep(5)
         summary = json.loads((load.stdout.read() if load.stdout else b"{}").decode().strip().splitlines()[-1])
         total = summary["acked_records"]
-        drained = _wait_stored(dsn, total, timeout=300)
-        lag_zero = wait_until(lambda: (consumer.metric_sum("logagg_consumer_lag") or 0.0) == 0.0, timeout=60)
+        load_ended = time.time()
+        drained = _wait_stored(dsn, total, timeout=drain_timeout)
+        drain_s = time.time() - load_ended
+        lag_zero = wait_until(lambda: _lag(workers) == 0.0, timeout=60)
         stored = _count(dsn)
     # Growth is measured from the first sample after warm-up (20 % into the run) to the last sample.
     warm = samples[max(0, len(samples) // 5)] if samples else {}
@@ -150,9 +168,10 @@ def measure_soak(server_dsn: str, bootstrap: str, log_dir: Path, *, seconds: flo
         return round((last[key] - warm[key]) / warm[key] * 100, 1) if warm and warm[key] else None
 
     return {
-        "seconds": seconds, "target_rows_per_s": round(rows_per_s, 1),
+        "seconds": seconds, "consumers": consumers, "target_rows_per_s": round(rows_per_s, 1),
         "achieved_rows_per_s": summary["accept_rows_per_s"], "acked_records": total, "stored": stored,
         "errors": {k: v for k, v in summary["statuses"].items() if k != "202"},
         "api_rss_growth_pct": growth("api_rss"), "consumer_rss_growth_pct": growth("consumer_rss"),
-        "max_lag": max((s["lag"] for s in samples), default=0.0), "lag_returned_to_zero": drained and lag_zero,
+        "max_lag": max((s["lag"] for s in samples), default=0.0), "lag_at_load_end": last.get("lag"),
+        "drain_after_load_s": round(drain_s, 1), "lag_returned_to_zero": drained and lag_zero,
     }
