@@ -12,7 +12,13 @@ import pytest
 from logagg.store.maintenance import reconcile_quarter_counts
 from logagg.store.writer import insert_records
 
-from tests.service.store.factories import make_record, migrated_database, spread_records, store, utc
+from tests.service.store.factories import (
+    make_record,
+    migrated_database,
+    spread_records,
+    store,
+    utc,
+)
 
 T0 = utc(2026, 11, 24, 9)
 _PER_MINUTE_AS_QUARTERS = """

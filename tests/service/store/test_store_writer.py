@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from logagg.store.partitions import ensure_partitions, list_partitions
 from logagg.store.writer import insert_records
+from psycopg.adapt import PyFormat
+from psycopg.types.json import Jsonb
 
 from tests.service.store.factories import (
     make_record,
@@ -182,3 +184,14 @@ def test_a_row_postgresql_rejects_fails_the_whole_insert(conn: psycopg.Connectio
         store(conn, [good, bad])
     assert _rows(conn, service) == []
     assert _counted(conn, service) == 0
+
+
+def test_the_json_dumper_is_registered_once_per_connection(conn: psycopg.Connection[Any]) -> None:
+    """Registering it per batch derived a new dumper class each time (memory grew without bound)."""
+    service = unique_service()
+    store(conn, [make_record(service, utc(2026, 11, 20, 18), attributes={"a": 1})])
+    first = conn.adapters.get_dumper(Jsonb, PyFormat.BINARY)
+    for i in range(5):
+        store(conn, [make_record(service, utc(2026, 11, 20, 18, i + 1), attributes={"a": i})])
+    assert conn.adapters.get_dumper(Jsonb, PyFormat.BINARY) is first
+    assert _counted(conn, service) == 6
