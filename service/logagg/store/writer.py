@@ -84,7 +84,8 @@ def insert_records(conn: Connection[Any], records: Sequence[LogRecord]) -> int:
     """
     if not records:
         return 0
-    if conn.info.transaction_status != TransactionStatus.INTRANS:
+    if conn.autocommit and conn.info.transaction_status != TransactionStatus.INTRANS:
+        # (a connection without autocommit opens its transaction with the first statement)
         raise RuntimeError("insert_records must run inside a transaction")
     _use_fast_json(conn)
     conn.execute("SET LOCAL TIME ZONE 'UTC'")

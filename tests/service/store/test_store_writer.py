@@ -195,3 +195,22 @@ def test_the_json_dumper_is_registered_once_per_connection(conn: psycopg.Connect
         store(conn, [make_record(service, utc(2026, 11, 20, 18, i + 1), attributes={"a": i})])
     assert conn.adapters.get_dumper(Jsonb, PyFormat.BINARY) is first
     assert _counted(conn, service) == 6
+
+
+def test_an_autocommit_connection_outside_a_transaction_is_refused(conn: psycopg.Connection[Any]) -> None:
+    """Rows and their counts must commit together."""
+    service = unique_service()
+    ensure_partitions(conn, {utc(2026, 11, 20).date()})
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        insert_records(conn, [make_record(service, utc(2026, 11, 20, 19))])
+    assert _rows(conn, service) == []
+
+
+def test_a_connection_without_autocommit_runs_in_its_implicit_transaction(store_dsn: str) -> None:
+    service = unique_service()
+    with psycopg.connect(store_dsn) as session:
+        ensure_partitions(session, {utc(2026, 11, 20).date()})
+        session.commit()
+        assert insert_records(session, [make_record(service, utc(2026, 11, 20, 19, 30))]) == 1
+        session.commit()
+        assert _counted(session, service) == 1
