@@ -93,7 +93,7 @@ promtool-test: promtool ## check the alert rules and run their unit tests with p
 bench-quick: venv sysdeps ## benchmarks: 1 M-row data set (cached after the first run), table + bench/results/latest.json
 	PYTHONPATH=service:. $(PY) -m bench --quick
 
-bench: venv sysdeps ## full benchmarks: 10 M rows, longer runs, 5-minute soak at 80 % of the accept rate
+bench: venv sysdeps ## full benchmarks: 10 M rows, longer runs, 5-minute soaks at 80 % of the accept and of the end-to-end rate
 	PYTHONPATH=service:. $(PY) -m bench --full
 
 bench-backup: venv sysdeps ## backup/verify/restore times and sizes for 100 k records (bench/results/backup_100000.json)

@@ -1,7 +1,8 @@
 """``python -m bench [--quick | --full]``: run every benchmark, print the table, write the results JSON.
 
 Quick (``make bench-quick``): 1 M-row query data set, short ingest runs, no soak.
-Full (``make bench``): 10 M rows, longer runs, and the 5-minute soak at 80 % of the accept rate.
+Full (``make bench``): 10 M rows, longer runs, and 5-minute soaks at 80 % of the accept rate and at
+80 % of the end-to-end rate.
 """
 
 from __future__ import annotations
