@@ -15,7 +15,7 @@ Query strategy:
   the walk takes 10 ms. So the search measures instead of guessing (``_content_search``): it walks
   a bounded number of the newest rows in order, and from the matches found there predicts both how
   far the walk must go and how many matches the index would fetch; the cheaper one runs. At 10 M
-  rows the slowest of the benchmark's text searches went from 470 ms to about 70 ms.
+  rows the slowest of the benchmark's text searches went from 470 ms to about 100 ms.
 - histogram / services: when the filter uses only time, service and level, whole quarter hours
   are summed from ``log_counts_15m`` (when the interval is a multiple of 15 minutes), the partial
   quarter hours from ``log_counts`` (per minute), and only the partial minutes at the range edges
@@ -242,9 +242,10 @@ def _content_search(
 
     A walk is one statement that reads up to ``walk`` rows of the time order (no content condition
     inside, so no plan but the ordered index scan is possible) and returns the matching rows plus
-    the first and last rows read; it stops early once enough rows matched. From the matches per row read and the rows per second of the
-    walk, the next step compares the cost of walking on until ``need`` matches are found with the
-    cost of fetching every match left in the window through the index, and takes the cheaper.
+    the first and last rows read; it stops early once enough rows matched. From the matches per
+    row read and the rows per second of the walk, the next step compares the cost of walking on
+    until ``need`` matches are found with the cost of fetching every match left in the window
+    through the index, and takes the cheaper.
     """
     if _has_nul(f):
         return []  # nothing stored can match (see _common_parts)
@@ -360,9 +361,9 @@ def _grouped_counts(
     """(key, level, count) rows for ``f``, from the counts tables where they can answer, else from
     logs. ``key(column)`` groups by an expression of the time column (or not); a counts table is
     used only when ``granularity`` (the histogram interval) is a multiple of its step."""
-    tables = tuple(t for t in _COUNTS_TABLES if granularity is None or not granularity % t.step)
-    if f.needs_raw_rows:
-        tables = ()
+    tables = () if f.needs_raw_rows else tuple(
+        t for t in _COUNTS_TABLES if granularity is None or not granularity % t.step
+    )
     sources: list[sql.Composable] = []
     for table, lo, hi in _split(f.since, f.until, tables):
         if table is None:
